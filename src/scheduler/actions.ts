@@ -1,0 +1,688 @@
+// From targets to the DAG: compares what runs with what should, copy by copy, emits the actions
+// with their reasons, then the ordering edges (copy lifecycle, moves, groups, promotion, order
+// constraints, fencing, probes) and the readable transitions.
+
+import type { Order, ResourceAction } from '../model/config.js';
+import type { Action, ActionKind, Edge, Transition } from '../model/plan.js';
+import { formatDuration } from '../model/units.js';
+import type { Target } from './allocate.js';
+import { baseId, failCount, lastFailure, onFailOf, slotKey, type ClusterView, type NodeView, type PrimView, type TopView } from './cluster.js';
+import type { CopyCondition, Situation } from './situation.js';
+
+type Role = 'stopped' | 'started' | 'promoted';
+
+interface CopyOps {
+  readonly key: string;
+  readonly prim: PrimView | undefined;
+  readonly node: NodeView;
+  readonly from: CopyCondition;
+  to: Role;
+  probe?: string;
+  demote?: string;
+  stop?: string;
+  start?: string;
+  promote?: string;
+  /** The stop is implied by fencing the node. */
+  implied: boolean;
+  why: string;
+}
+
+class DagBuilder {
+  readonly actions: Action[] = [];
+  readonly edges: Edge[] = [];
+  private readonly ids = new Set<string>();
+  private readonly edgeKeys = new Set<string>();
+
+  add(action: Action): string {
+    if (!this.ids.has(action.id)) {
+      this.ids.add(action.id);
+      this.actions.push(action);
+    }
+    return action.id;
+  }
+
+  has(id: string): boolean {
+    return this.ids.has(id);
+  }
+
+  edge(before: string | undefined, after: string | undefined): void {
+    if (before === undefined || after === undefined || before === after) return;
+    const k = `${before}\n${after}`;
+    if (this.edgeKeys.has(k)) return;
+    this.edgeKeys.add(k);
+    this.edges.push([before, after]);
+  }
+
+  /** Every `before` precedes every `after`; through a pseudo action when that saves edges. */
+  all(before: readonly string[], after: readonly string[], barrier: string, reason: string): void {
+    if (before.length === 0 || after.length === 0) return;
+    if (before.length * after.length <= before.length + after.length + 8) {
+      for (const b of before) for (const a of after) this.edge(b, a);
+      return;
+    }
+    const id = this.add({ id: `pseudo ${barrier}`, kind: 'pseudo', reason });
+    for (const b of before) this.edge(b, id);
+    for (const a of after) this.edge(id, a);
+  }
+}
+
+export interface Graph {
+  readonly actions: Action[];
+  readonly edges: Edge[];
+  readonly transitions: Transition[];
+  readonly notes: string[];
+}
+
+export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyMap<string, Target>): Graph {
+  const dag = new DagBuilder();
+  const transitions: Transition[] = [];
+  const notes: string[] = [];
+  const copyOps = new Map<string, CopyOps[]>(); // by primitive key
+  const byTop = new Map<string, CopyOps[]>();
+  const nodes = view.nodes;
+
+  if (!view.quorum) {
+    notes.push(
+      view.noQuorumPolicy === 'ignore'
+        ? 'this partition has no quorum; acting anyway (no-quorum policy ignore)'
+        : `this partition has no quorum: no-quorum policy ${view.noQuorumPolicy}${view.fencing ? '; no fencing without quorum' : ''}`,
+    );
+  }
+  if (view.maintenance) notes.push('the cluster is in maintenance: Haven observes and does nothing');
+
+  // Fencing comes first: it is what makes recovery safe.
+  const fenceIds = new Map<number, string>();
+  for (const [n, why] of sit.fence) {
+    const node = nodes[n]!;
+    const id = dag.add({ id: `fence ${node.name}`, kind: 'fence', node: node.name, reason: why });
+    fenceIds.set(n, id);
+    transitions.push({ kind: 'fence', subject: node.name, reason: why });
+  }
+  for (const n of sit.unfencedUnclean) {
+    const node = nodes[n]!;
+    notes.push(
+      node.fencing
+        ? `${node.name} is unclean; a fence is under way: what ran there waits for it`
+        : !view.fencing
+          ? `${node.name} is unclean and fencing is off: what requires fencing cannot be recovered`
+          : `${node.name} is unclean and cannot be fenced without quorum`,
+    );
+  }
+
+  // Node-wide probes: nothing starts until every joining node has said what it runs.
+  const probeIds: string[] = [];
+  for (const n of sit.unprobed) {
+    const node = nodes[n]!;
+    probeIds.push(
+      dag.add({ id: `probe *@${node.name}`, kind: 'probe', node: node.name, reason: `${node.name} has not yet reported what it runs` }),
+    );
+    transitions.push({ kind: 'probe', subject: node.name, reason: 'find out what runs there before starting anything' });
+  }
+
+  for (const top of view.tops) {
+    const t = targets.get(top.id)!;
+    const list: CopyOps[] = [];
+    byTop.set(top.id, list);
+    if (t.frozen) continue;
+    top.members.forEach((m, i) => {
+      const runs = i < t.runMembers;
+      for (let slot = 0; slot < top.maxPerNode; slot++) {
+        const key = slotKey(m.id, slot);
+        const involved = new Set<string>(view.copies.get(key)?.keys() ?? []);
+        if (runs) for (const [n, count] of t.copies) if (slot < count) involved.add(nodes[n]!.name);
+        const opsOfKey: CopyOps[] = [];
+        for (const name of sortedNodes(view, involved)) {
+          const node = view.nodeByName.get(name);
+          if (!node) continue;
+          if (t.current.get(node.index)?.fixed.has(slot)) {
+            const cur = sit.condition(key, node);
+            if (cur === 'failed' || cur === 'stuck') {
+              transitions.push({ kind: 'blocked', subject: `${key}@${name}`, from: cur, reason: t.current.get(node.index)!.fixedWhy ?? 'left as it is' });
+            }
+            continue;
+          }
+          const count = t.copies.get(node.index) ?? 0;
+          const to: Role = runs && slot < count ? (t.promoted.has(node.index) ? 'promoted' : 'started') : 'stopped';
+          const from = sit.condition(key, node);
+          const ops = planCopy(key, m, node, from, to, t);
+          if (ops) opsOfKey.push(ops);
+        }
+        if (opsOfKey.length) {
+          copyOps.set(key, opsOfKey);
+          list.push(...opsOfKey);
+        }
+      }
+    });
+  }
+
+  // Orphans: recorded but no longer configured.
+  for (const key of view.orphans) {
+    const opsOfKey: CopyOps[] = [];
+    for (const name of sortedNodes(view, new Set(view.copies.get(key)!.keys()))) {
+      const node = view.nodeByName.get(name);
+      if (!node) continue;
+      const from = sit.condition(key, node);
+      if (from === 'stopped' || from === 'unknown') continue;
+      if (from === 'stuck') {
+        transitions.push({ kind: 'blocked', subject: `${key}@${name}`, from, reason: 'orphan on an unclean node that cannot be fenced now' });
+        continue;
+      }
+      if (!view.stopOrphans && from !== 'lost') {
+        notes.push(`${key} runs on ${name} but is not configured (stopOrphans is off: left running)`);
+        continue;
+      }
+      const ops = planCopy(key, undefined, node, from, 'stopped', undefined);
+      if (ops) opsOfKey.push(ops);
+    }
+    if (opsOfKey.length) copyOps.set(key, opsOfKey);
+  }
+
+  cascadeGroupRestarts();
+  cascadeOrderRestarts();
+  emitLifecycle();
+  emitOrders();
+  emitFencingAndProbes();
+  emitMonitors();
+  emitClearFailures();
+  describe();
+  return { actions: dag.actions, edges: dag.edges, transitions, notes };
+
+  function planCopy(key: string, prim: PrimView | undefined, node: NodeView, from: CopyCondition, to: Role, t: Target | undefined): CopyOps | undefined {
+    const ops: CopyOps = { key, prim, node, from, to, implied: false, why: '' };
+    switch (from) {
+      case 'stuck':
+        return undefined;
+      case 'lost':
+        ops.implied = true;
+        ops.to = 'stopped';
+        ops.why = `${node.name} is fenced`;
+        return ops;
+      case 'unknown':
+        if (node.state !== 'online') return undefined;
+        ops.probe = 'probe';
+        ops.why = 'not probed yet';
+        if (to === 'stopped') return ops;
+        ops.start = 'start';
+        if (to === 'promoted') ops.promote = 'promote';
+        return ops;
+      case 'stopped':
+        if (to === 'stopped') return undefined;
+        ops.start = 'start';
+        if (to === 'promoted') ops.promote = 'promote';
+        return ops;
+      case 'started':
+        if (to === 'stopped') ops.stop = 'stop';
+        else if (to === 'promoted') ops.promote = 'promote';
+        else return ops; // unchanged for now; a cascade may restart it
+        return ops;
+      case 'promoted':
+        if (to === 'stopped') {
+          ops.demote = 'demote';
+          ops.stop = 'stop';
+        } else if (to === 'started') ops.demote = 'demote';
+        return ops;
+      case 'failed': {
+        const wasPromoted = sit.copy(key, node.name)?.promoted === true;
+        const f = prim ? lastFailure(view, prim.id, node.name) : undefined;
+        const onFail = prim ? onFailOf(view, prim, f?.operation ?? 'monitor') : 'restart';
+        ops.why = `${f?.operation ?? 'monitor'} failed`;
+        if (wasPromoted && onFail === 'demote' && to !== 'stopped') {
+          ops.demote = 'demote';
+          return ops;
+        }
+        if (wasPromoted) ops.demote = 'demote';
+        ops.stop = 'stop';
+        if (to !== 'stopped') {
+          ops.start = 'start';
+          if (to === 'promoted') ops.promote = 'promote';
+        }
+        void t;
+        return ops;
+      }
+    }
+  }
+
+  /** A group member that (re)starts restarts the running members after it on that node. */
+  function cascadeGroupRestarts(): void {
+    for (const top of view.tops) {
+      if (top.members.length < 2) continue;
+      const t = targets.get(top.id)!;
+      if (t.frozen) continue;
+      for (const [n] of t.copies) {
+        for (let slot = 0; slot < top.maxPerNode; slot++) {
+          let restartFrom: string | undefined;
+          for (const m of top.members) {
+            const ops = findOps(slotKey(m.id, slot), nodes[n]!.name);
+            if (restartFrom && ops && !ops.start && !ops.stop && (ops.from === 'started' || ops.from === 'promoted') && ops.to !== 'stopped') {
+              forceRestart(ops, `${restartFrom} before it in group ${top.id} restarts`);
+            }
+            if (ops?.start && !restartFrom) restartFrom = m.id;
+          }
+        }
+      }
+    }
+  }
+
+  function cascadeOrderRestarts(): void {
+    for (const o of topoOrders()) {
+      if ((o.kind ?? 'mandatory') !== 'mandatory' || (o.firstAction ?? 'start') !== 'start' || (o.thenAction ?? o.firstAction ?? 'start') !== 'start') continue;
+      const first = targets.get(o.first);
+      const then = targets.get(o.then);
+      if (!first || !then || then.frozen) continue;
+      const restarting = (byTop.get(o.first) ?? []).filter((x) => x.start && (x.stop || x.implied || x.from === 'failed'));
+      const moved = !first.top.isClone && (byTop.get(o.first) ?? []).some((x) => x.start) && (byTop.get(o.first) ?? []).some((x) => x.stop || x.implied);
+      if (restarting.length === 0 && !moved) continue;
+      const interleaved = first.top.isClone && then.top.isClone && then.top.interleave;
+      const restartNodes = new Set(restarting.map((x) => x.node.name));
+      for (const m of then.top.members) {
+        for (let slot = 0; slot < then.top.maxPerNode; slot++) {
+          for (const ops of copyOps.get(slotKey(m.id, slot)) ?? []) {
+            if (ops.start || ops.stop || ops.implied || ops.to === 'stopped') continue;
+            if (ops.from !== 'started' && ops.from !== 'promoted') continue;
+            if (interleaved && !restartNodes.has(ops.node.name)) continue;
+            forceRestart(ops, `order ${o.id}: ${o.first} restarts before it`);
+          }
+          ensureOpsForRunning(then, m, slot, interleaved ? restartNodes : undefined, `order ${o.id}: ${o.first} restarts before it`);
+        }
+      }
+    }
+  }
+
+  /** Running copies with no ops record yet (unchanged) get one so a cascade can restart them. */
+  function ensureOpsForRunning(t: Target, m: PrimView, slot: number, only: Set<string> | undefined, why: string): void {
+    const key = slotKey(m.id, slot);
+    const have = new Set((copyOps.get(key) ?? []).map((x) => x.node.name));
+    for (const [n, count] of t.copies) {
+      const node = nodes[n]!;
+      if (slot >= count || have.has(node.name) || (only && !only.has(node.name))) continue;
+      if (t.current.get(n)?.fixed.has(slot)) continue;
+      const from = sit.condition(key, node);
+      if (from !== 'started' && from !== 'promoted') continue;
+      const ops: CopyOps = { key, prim: m, node, from, to: t.promoted.has(n) ? 'promoted' : 'started', implied: false, why: '' };
+      forceRestart(ops, why);
+      const list = copyOps.get(key);
+      if (list) list.push(ops);
+      else copyOps.set(key, [ops]);
+      byTop.get(t.top.id)!.push(ops);
+    }
+  }
+
+  function forceRestart(ops: CopyOps, why: string): void {
+    if (ops.from === 'promoted') ops.demote = 'demote';
+    ops.stop = 'stop';
+    ops.start = 'start';
+    if (ops.to === 'promoted') ops.promote = 'promote';
+    ops.why = why;
+  }
+
+  function findOps(key: string, node: string): CopyOps | undefined {
+    return copyOps.get(key)?.find((x) => x.node.name === node);
+  }
+
+  function topoOrders(): Order[] {
+    // Kahn over tops so that a restart cascades through chains of orders.
+    const orders = view.orders;
+    const indeg = new Map<string, number>();
+    const out = new Map<string, Order[]>();
+    for (const o of orders) {
+      indeg.set(o.then, (indeg.get(o.then) ?? 0) + 1);
+      const l = out.get(o.first);
+      if (l) l.push(o);
+      else out.set(o.first, [o]);
+    }
+    const ready = view.tops.filter((t) => !indeg.get(t.id)).map((t) => t.id);
+    const result: Order[] = [];
+    while (ready.length) {
+      const id = ready.shift()!;
+      for (const o of out.get(id) ?? []) {
+        result.push(o);
+        const d = indeg.get(o.then)! - 1;
+        indeg.set(o.then, d);
+        if (d === 0) ready.push(o.then);
+      }
+    }
+    for (const o of orders) if (!result.includes(o)) result.push(o);
+    return result;
+  }
+
+  /** Creates the actions of every copy and the edges of its own lifecycle, moves and promotion. */
+  function emitLifecycle(): void {
+    for (const [key, list] of copyOps) {
+      const prim = list[0]!.prim;
+      const top = prim?.top;
+      const t = top ? targets.get(top.id) : undefined;
+      for (const ops of list) {
+        const at = `${key}@${ops.node.name}`;
+        const resource = key;
+        const node = ops.node.name;
+        const fence = fenceIds.get(ops.node.index);
+        if (ops.probe) {
+          ops.probe = dag.add({ id: `probe ${at}`, kind: 'probe', resource, node, reason: `${key} state on ${node} is unknown` });
+        }
+        if (ops.demote) {
+          ops.demote = dag.add({ id: `demote ${at}`, kind: 'demote', resource, node, timeout: prim?.timeouts.demote, reason: demoteReason(ops, t) } as Action);
+        }
+        if (ops.stop || ops.implied) {
+          ops.stop = dag.add({
+            id: `stop ${at}`,
+            kind: 'stop',
+            resource,
+            node,
+            ...(ops.implied ? { implied: true } : { timeout: prim?.timeouts.stop }),
+            reason: stopReason(ops, t),
+          } as Action);
+          if (ops.implied) dag.edge(fence, ops.stop);
+        }
+        if (ops.start) {
+          ops.start = dag.add({ id: `start ${at}`, kind: 'start', resource, node, timeout: prim?.timeouts.start, reason: startReason(ops, t) } as Action);
+        }
+        if (ops.promote) {
+          ops.promote = dag.add({ id: `promote ${at}`, kind: 'promote', resource, node, timeout: prim?.timeouts.promote, reason: promoteReason(ops, t) } as Action);
+        }
+        dag.edge(ops.demote, ops.stop);
+        dag.edge(ops.probe, ops.start);
+        dag.edge(ops.stop, ops.start);
+        dag.edge(ops.start, ops.promote);
+        if (ops.demote && !ops.stop) dag.edge(ops.demote, ops.promote);
+      }
+      // A primitive that is not a clone never runs twice: stops anywhere before the start.
+      if (top && !top.isClone) {
+        const stops = list.filter((x) => x.stop).map((x) => x.stop!);
+        const probes = list.filter((x) => x.probe).map((x) => x.probe!);
+        for (const s of list) {
+          if (!s.start) continue;
+          for (const st of stops) dag.edge(st, s.start);
+          for (const p of probes) dag.edge(p, s.start);
+        }
+      }
+    }
+    // Groups: members start in order and stop in reverse, on each node.
+    for (const top of view.tops) {
+      for (let i = 1; i < top.members.length; i++) {
+        for (let slot = 0; slot < top.maxPerNode; slot++) {
+          const prev = copyOps.get(slotKey(top.members[i - 1]!.id, slot)) ?? [];
+          const cur = copyOps.get(slotKey(top.members[i]!.id, slot)) ?? [];
+          for (const c of cur) {
+            const p = prev.find((x) => x.node === c.node);
+            if (!p) continue;
+            dag.edge(p.start, c.start);
+            dag.edge(c.stop, p.stop);
+            dag.edge(p.promote, c.promote);
+          }
+          // Moving group: the previous member's new start waits for this member's old stop on other nodes.
+          if (!top.isClone) for (const c of cur) for (const p of prev) if (c.node !== p.node) dag.edge(c.stop, p.start);
+        }
+      }
+      if (top.promotable) {
+        // Never more promoted copies than allowed: demotions (and stops of a lost primary) first.
+        const list = byTop.get(top.id) ?? [];
+        const before = list.filter((x) => x.demote || (x.implied && x.from === 'lost' && wasPromoted(x))).map((x) => x.demote ?? x.stop!);
+        const promotes = list.filter((x) => x.promote).map((x) => x.promote!);
+        dag.all(before, promotes, `${top.id}-demoted`, `every demotion of ${top.id} done before a promotion`);
+      }
+    }
+  }
+
+  function wasPromoted(ops: CopyOps): boolean {
+    return sit.copy(ops.key, ops.node.name)?.state === 'promoted';
+  }
+
+  function actionsOf(topId: string, action: ResourceAction, node?: string): string[] {
+    const top = view.topById.get(topId);
+    if (!top) return [];
+    // For a group, "start done" is its last member's start; "stop done" is its first member's stop.
+    const ids: string[] = [];
+    const members = top.members;
+    const pick = (forward: boolean) => {
+      const order = forward ? [...members].reverse() : members;
+      for (const m of order) {
+        const found: string[] = [];
+        for (let slot = 0; slot < top.maxPerNode; slot++) {
+          for (const ops of copyOps.get(slotKey(m.id, slot)) ?? []) {
+            if (node !== undefined && ops.node.name !== node) continue;
+            const id = ops[action];
+            if (id) found.push(id);
+          }
+        }
+        if (found.length) return found;
+      }
+      return [];
+    };
+    ids.push(...pick(action === 'start' || action === 'promote'));
+    return ids;
+  }
+
+  function entryActionsOf(topId: string, action: ResourceAction, node?: string): string[] {
+    const top = view.topById.get(topId);
+    if (!top) return [];
+    // For a group, "start begins" with the first member's start; "stop begins" with the last member's stop.
+    const order = action === 'start' || action === 'promote' ? top.members : [...top.members].reverse();
+    for (const m of order) {
+      const found: string[] = [];
+      for (let slot = 0; slot < top.maxPerNode; slot++) {
+        for (const ops of copyOps.get(slotKey(m.id, slot)) ?? []) {
+          if (node !== undefined && ops.node.name !== node) continue;
+          const id = ops[action];
+          if (id) found.push(id);
+        }
+      }
+      if (found.length) return found;
+    }
+    return [];
+  }
+
+  function emitOrders(): void {
+    const inverse: Record<ResourceAction, ResourceAction> = { start: 'stop', stop: 'start', promote: 'demote', demote: 'promote' };
+    for (const o of view.orders) {
+      const kind = o.kind ?? 'mandatory';
+      const fa = o.firstAction ?? 'start';
+      const ta = o.thenAction ?? fa;
+      const symmetrical = o.symmetrical ?? kind !== 'serialize';
+      const first = view.topById.get(o.first);
+      const then = view.topById.get(o.then);
+      if (!first || !then) continue;
+      const interleaved = first.isClone && then.isClone && then.interleave;
+      const link = (a: ResourceAction, b: ResourceAction, fromTop: string, toTop: string, tag: string) => {
+        if (interleaved) {
+          for (const node of view.nodes) {
+            const before = actionsOf(fromTop, a, node.name);
+            const after = entryActionsOf(toTop, b, node.name);
+            for (const x of before) for (const y of after) dag.edge(x, y);
+          }
+        } else {
+          dag.all(actionsOf(fromTop, a), entryActionsOf(toTop, b), `${o.id}-${tag}`, `order ${o.id}: ${fromTop} ${a} before ${toTop} ${b}`);
+        }
+      };
+      link(fa, ta, o.first, o.then, 'forward');
+      if (symmetrical) link(inverse[ta], inverse[fa], o.then, o.first, 'reverse');
+    }
+  }
+
+  function emitFencingAndProbes(): void {
+    const allStarts = dag.actions.filter((a) => a.kind === 'start').map((a) => a.id);
+    if (probeIds.length) dag.all(probeIds, allStarts, 'probes-complete', 'every joining node has reported what it runs');
+    // A resource that requires fencing starts only once every unclean node is fenced.
+    const fences = [...fenceIds.values()];
+    if (fences.length) {
+      const needing = dag.actions
+        .filter((a) => a.kind === 'start' && view.primById.get(baseId(a.resource!))?.policy.requires === 'fencing')
+        .map((a) => a.id);
+      dag.all(fences, needing, 'fencing-complete', 'every unclean node is fenced');
+    }
+  }
+
+  function monitorsFor(prim: PrimView, role: Role) {
+    if (role === 'stopped') return [];
+    if (!prim.top.promotable) return prim.monitors.filter((m) => m.role !== 'promoted');
+    const specific = prim.monitors.filter((m) => (role === 'promoted' ? m.role === 'promoted' : m.role === 'started' || m.role === 'unpromoted'));
+    return specific.length ? specific : prim.monitors.filter((m) => m.role === undefined);
+  }
+
+  function emitMonitors(): void {
+    const monitorAction = (kind: ActionKind, prim: PrimView, key: string, node: string, interval: number, timeout: number, reason: string) =>
+      dag.add({ id: `${kind} ${key}@${node}/${formatDuration(interval)}`, kind, resource: key, node, interval, timeout, reason });
+    for (const [key, list] of copyOps) {
+      for (const ops of list) {
+        const prim = ops.prim;
+        if (!prim || ops.to === 'stopped') continue;
+        const last = ops.promote ?? ops.start ?? ops.demote;
+        if (!last) continue;
+        const fromRole: Role = ops.start ? 'stopped' : ops.from === 'promoted' ? 'promoted' : 'started';
+        const before = new Set(monitorsFor(prim, fromRole).map((m) => m.interval));
+        const after = monitorsFor(prim, ops.to);
+        const afterSet = new Set(after.map((m) => m.interval));
+        for (const m of monitorsFor(prim, fromRole)) {
+          if (afterSet.has(m.interval) || ops.start) continue;
+          const id = monitorAction('monitor-stop', prim, key, ops.node.name, m.interval, m.timeout, `role changes to ${ops.to}`);
+          dag.edge(id, ops.promote ?? ops.demote);
+        }
+        for (const m of after) {
+          if (before.has(m.interval) && !ops.start) continue;
+          const id = monitorAction('monitor-start', prim, key, ops.node.name, m.interval, m.timeout, `watch ${key} every ${formatDuration(m.interval)} as ${ops.to}`);
+          dag.edge(last, id);
+        }
+      }
+    }
+    // Copies that keep running but whose reported monitors differ from the configuration.
+    for (const top of view.tops) {
+      const t = targets.get(top.id)!;
+      if (t.frozen) continue;
+      for (const prim of top.members) {
+        for (let slot = 0; slot < top.maxPerNode; slot++) {
+          const key = slotKey(prim.id, slot);
+          const entries = view.copies.get(key);
+          if (!entries) continue;
+          for (const [name, copy] of entries) {
+            if (!copy.monitors) continue;
+            const node = view.nodeByName.get(name);
+            if (!node || findOps(key, name)?.start || findOps(key, name)?.stop || findOps(key, name)?.promote || findOps(key, name)?.demote) continue;
+            if (t.current.get(node.index)?.fixed.has(slot)) continue;
+            const cond = sit.condition(key, node);
+            if (cond !== 'started' && cond !== 'promoted') continue;
+            const want = monitorsFor(prim, cond);
+            const have = new Set(copy.monitors);
+            const wantSet = new Set(want.map((m) => m.interval));
+            for (const m of want) if (!have.has(m.interval)) monitorAction('monitor-start', prim, key, name, m.interval, m.timeout, `configured monitor every ${formatDuration(m.interval)} is not running`);
+            for (const iv of copy.monitors) if (!wantSet.has(iv)) monitorAction('monitor-stop', prim, key, name, iv, prim.timeouts.stop, `monitor every ${formatDuration(iv)} is no longer configured`);
+          }
+        }
+      }
+    }
+  }
+
+  function emitClearFailures(): void {
+    for (const [primId, byNode] of view.failures) {
+      const prim = view.primById.get(primId);
+      for (const [node, list] of byNode) {
+        for (const f of list) {
+          if (!f.expired) continue;
+          const age = formatDuration(Math.max(0, view.now - f.last));
+          const timeout = prim ? formatDuration(prim.policy.failureTimeout) : '?';
+          dag.add({
+            id: `clear-failures ${f.resource}@${node}`,
+            kind: 'clear-failures',
+            resource: f.resource,
+            node,
+            reason: `last ${f.operation} failure ${age} ago is older than failure timeout ${timeout}`,
+          });
+          transitions.push({ kind: 'clear', subject: `${f.resource}@${node}`, reason: `failures expired (${age} old, timeout ${timeout})` });
+        }
+      }
+    }
+  }
+
+  function stopReason(ops: CopyOps, t: Target | undefined): string {
+    if (ops.implied) return `implied by fencing ${ops.node.name}`;
+    if (!ops.prim) return `${ops.key} is not configured (orphan)`;
+    if (ops.from === 'failed') return ops.start ? `recover: ${ops.why} on ${ops.node.name}` : `${ops.why} on ${ops.node.name}; ${stopWhy(ops, t)}`;
+    if (ops.start) return `restart: ${ops.why}`;
+    return stopWhy(ops, t);
+  }
+
+  function stopWhy(ops: CopyOps, t: Target | undefined): string {
+    const cannot = sit.cannotHost.get(ops.node.index);
+    if (cannot) return cannot;
+    if (!t) return 'not configured';
+    const elsewhere = [...t.copies.keys()].filter((n) => n !== ops.node.index).map((n) => nodes[n]!.name);
+    if (ops.prim && ops.prim.position >= t.runMembers) return `${t.top.members[t.runMembers]?.id ?? t.top.id} before it in the group does not run`;
+    const count = ops.prim ? failCount(view, ops.prim.id, ops.node.name) : 0;
+    if (ops.prim && count >= ops.prim.policy.migrationThreshold) return `failed ${count >= 1_000_000 ? 'to start' : `${count} times`} on ${ops.node.name}; ${t.decision}`;
+    if (!t.top.isClone && t.current.size > 1 && elsewhere.length) return `active on ${t.current.size} nodes; keeping ${elsewhere.join(', ')}`;
+    return t.decision;
+  }
+
+  function startReason(ops: CopyOps, t: Target | undefined): string {
+    if (ops.from === 'failed') return `recover after ${ops.why} on ${ops.node.name}`;
+    if (ops.stop) return `restart: ${ops.why}`;
+    const moved = t && !t.top.isClone ? [...t.current.keys()].filter((n) => n !== ops.node.index) : [];
+    if (moved.length) {
+      const from = nodes[moved[0]!]!;
+      return `move from ${from.name} (${sit.cannotHost.get(from.index) ?? 'a better node'}): ${t!.decision}`;
+    }
+    return t?.decision ?? 'start';
+  }
+
+  function promoteReason(ops: CopyOps, t: Target | undefined): string {
+    const old = t ? [...t.current.entries()].filter(([n, c]) => c.promoted && n !== ops.node.index) : [];
+    if (old.length) return `promote on ${ops.node.name}: the primary on ${nodes[old[0]![0]]!.name} is ${sit.cannotHost.get(old[0]![0]) ?? 'demoted'}`;
+    return `promote on ${ops.node.name}${t ? `: ${t.decision}` : ''}`;
+  }
+
+  function demoteReason(ops: CopyOps, t: Target | undefined): string {
+    if (ops.from === 'failed') return `${ops.why} while promoted on ${ops.node.name}`;
+    if (ops.to === 'stopped') return `demote before stopping: ${stopWhy(ops, t)}`;
+    return `demote on ${ops.node.name}${t ? `: ${t.decision}` : ''}`;
+  }
+
+  function describe(): void {
+    for (const [key, list] of copyOps) {
+      const top = list[0]!.prim?.top;
+      const stops = list.filter((x) => x.stop && !x.start);
+      const starts = list.filter((x) => x.start && !x.stop);
+      const paired = new Set<CopyOps>();
+      if (top && !top.isClone && starts.length === 1 && stops.length >= 1) {
+        const to = starts[0]!;
+        const from = stops.find((s) => s.from === 'failed' || s.implied) ?? stops[0]!;
+        paired.add(to).add(from);
+        const failed = from.from === 'failed';
+        transitions.push({
+          kind: failed ? 'recover' : 'move',
+          subject: key,
+          from: from.node.name,
+          to: to.node.name,
+          reason: from.implied ? `${from.node.name} is fenced first; ${stopWhy(from, targets.get(top.id))}` : stopReason(from, targets.get(top.id)),
+        });
+        if (to.promote) transitions.push({ kind: 'promote', subject: key, to: to.node.name, reason: promoteReason(to, targets.get(top.id)) });
+      }
+      for (const ops of list) {
+        const at = ops.node.name;
+        const t = ops.prim ? targets.get(ops.prim.top.id) : undefined;
+        if (!paired.has(ops)) {
+          if (ops.stop && ops.start) {
+            transitions.push({ kind: ops.from === 'failed' ? 'recover' : 'restart', subject: key, from: at, to: at, reason: stopReason(ops, t) });
+          } else if (ops.stop) {
+            transitions.push({ kind: 'stop', subject: key, from: at, reason: stopReason(ops, t) });
+          } else if (ops.start) {
+            transitions.push({ kind: 'start', subject: key, to: at, reason: startReason(ops, t) });
+          } else if (ops.probe) {
+            transitions.push({ kind: 'probe', subject: key, to: at, reason: `state on ${at} unknown` });
+          }
+          if (ops.promote && !(ops.stop && ops.start)) transitions.push({ kind: 'promote', subject: key, to: at, reason: promoteReason(ops, t) });
+        }
+        if (ops.demote && !ops.stop) transitions.push({ kind: 'demote', subject: key, from: at, reason: demoteReason(ops, t) });
+      }
+    }
+    for (const t of targets.values()) {
+      if (t.frozen || t.copies.size > 0) continue;
+      if (t.top.policy.targetRole === 'stopped' || t.runMembers === 0) continue;
+      // Wanted to run but cannot: say so once, so the operator sees it.
+      if (t.decision.startsWith('cannot') || t.decision.startsWith('nothing new') || t.decision.startsWith('order') || t.decision.startsWith('colocation')) {
+        transitions.push({ kind: 'blocked', subject: t.top.id, reason: t.decision });
+      }
+    }
+  }
+}
+
+function sortedNodes(view: ClusterView, names: Set<string>): string[] {
+  return [...names].sort((a, b) => (view.nodeByName.get(a)?.index ?? 1e9) - (view.nodeByName.get(b)?.index ?? 1e9) || (a < b ? -1 : a > b ? 1 : 0));
+}

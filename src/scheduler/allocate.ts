@@ -1,0 +1,542 @@
+// Placement: decides, resource by resource, where copies are to run and which are promoted.
+//
+// Scores are kept sparse: every node has the resource's base score (0, or -INFINITY in an
+// asymmetric cluster) unless a constraint, stickiness or failure gives it an explicit one, so a
+// 10,000-node cluster costs nothing per resource for the nodes nobody mentions. Among equally good
+// nodes the current one wins (no needless moves), then the least loaded, then config order.
+
+import type { Colocation, Expression, Location, Rule } from '../model/config.js';
+import type { ScoreContribution } from '../model/plan.js';
+import { formatScore, INFINITY } from '../model/units.js';
+import { failCount, lastFailure, onFailOf, slotKey, type ClusterView, type NodeView, type TopView } from './cluster.js';
+import { NodeHeap } from './heap.js';
+import { addScores, allows } from './score.js';
+import { isActive, type Situation } from './situation.js';
+
+export interface CurrentCopy {
+  /** Active slots on the node (0 for the usual one copy per node). */
+  readonly slots: Set<number>;
+  promoted: boolean;
+  failed: boolean;
+  /** Slots that must be left as they are (stuck on an unclean node, maintenance, blocked, unmanaged). */
+  readonly fixed: Set<number>;
+  fixedWhy: string | undefined;
+}
+
+export interface Target {
+  readonly top: TopView;
+  /** Copies to run after the plan: slot count by node index. */
+  readonly copies: Map<number, number>;
+  readonly promoted: Set<number>;
+  /** Group members at this position and after do not run. */
+  runMembers: number;
+  decision: string;
+  /** The copies stay exactly as they are: no action is planned for them. */
+  frozen: boolean;
+  readonly current: ReadonlyMap<number, CurrentCopy>;
+  baseScore: number;
+  scores: Map<number, number>;
+  contributions: ScoreContribution[];
+}
+
+export interface Allocation {
+  readonly targets: ReadonlyMap<string, Target>;
+  readonly ruleCache: Map<Rule, Uint8Array>;
+}
+
+export function currentCopies(view: ClusterView, sit: Situation, top: TopView): Map<number, CurrentCopy> {
+  const out = new Map<number, CurrentCopy>();
+  for (const m of top.members) {
+    for (let slot = 0; slot < top.maxPerNode; slot++) {
+      const key = slotKey(m.id, slot);
+      const entries = view.copies.get(key);
+      if (!entries) continue;
+      for (const nodeName of entries.keys()) {
+        const node = view.nodeByName.get(nodeName);
+        if (!node) continue;
+        const cond = sit.condition(key, node);
+        if (!isActive(cond)) continue;
+        let cur = out.get(node.index);
+        if (!cur) out.set(node.index, (cur = { slots: new Set(), promoted: false, failed: false, fixed: new Set(), fixedWhy: undefined }));
+        cur.slots.add(slot);
+        if (cond === 'promoted') cur.promoted = true;
+        if (cond === 'failed') cur.failed = true;
+        let why: string | undefined;
+        if (cond === 'stuck') why = `${node.name} is unclean and cannot be fenced now`;
+        else if (node.maintenance) why = `${node.name} is in maintenance`;
+        else if (view.maintenance) why = 'the cluster is in maintenance';
+        else if (!m.policy.managed) why = `${m.id} is unmanaged`;
+        else if (cond === 'failed') {
+          const f = lastFailure(view, m.id, node.name);
+          if (onFailOf(view, m, f?.operation ?? 'monitor') === 'block') why = `${m.id} failed on ${node.name} and on-fail is block`;
+        }
+        if (why !== undefined) {
+          cur.fixed.add(slot);
+          cur.fixedWhy ??= why;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** Places every resource; colocation primaries before their dependents. */
+export function allocate(view: ClusterView, sit: Situation): Allocation {
+  const nodes = view.nodes;
+  const load = new Float64Array(nodes.length);
+  const version = new Uint32Array(nodes.length);
+  const remaining: Array<Record<string, number>> = nodes.map((n) => ({ ...n.capacity }));
+  const useCapacity = view.placementStrategy !== 'default';
+  const balanced = view.placementStrategy === 'balanced';
+  const hostable = nodes.filter((n) => !sit.cannotHost.has(n.index));
+
+  // Balanced placement prefers the node with the most free capacity (summed fractions), then load.
+  const freeness = (n: number): number => {
+    const cap = nodes[n]!.capacity;
+    let f = 0;
+    for (const k of Object.keys(cap)) if (cap[k]! > 0) f += (remaining[n]![k] ?? 0) / cap[k]!;
+    return f;
+  };
+  const heap = new NodeHeap(
+    (n) => (balanced ? -freeness(n) * 1e6 + load[n]! : load[n]!),
+    (n) => version[n]!,
+  );
+  for (const n of hostable) heap.push(n.index);
+
+  const fits = (n: number, util: Readonly<Record<string, number>>): boolean => {
+    if (!useCapacity) return true;
+    const rem = remaining[n]!;
+    for (const k of Object.keys(util)) if ((rem[k] ?? 0) < util[k]!) return false;
+    return true;
+  };
+  const assign = (n: number, top: TopView): void => {
+    load[n]! += top.members.length;
+    version[n]!++;
+    if (useCapacity) {
+      const rem = remaining[n]!;
+      for (const [k, v] of Object.entries(top.utilization)) rem[k] = (rem[k] ?? 0) - v;
+    }
+  };
+
+  const ruleCache = new Map<Rule, Uint8Array>();
+  const targets = new Map<string, Target>();
+  const inProgress = new Set<string>();
+
+  // Priority first, then config order; primaries are pulled forward by place().
+  const order = [...view.tops].sort((a, b) => b.policy.priority - a.policy.priority || a.index - b.index);
+  for (const top of order) place(top);
+
+  return { targets, ruleCache };
+
+  function place(top: TopView): void {
+    if (targets.has(top.id) || inProgress.has(top.id)) return;
+    inProgress.add(top.id);
+    for (const c of view.colocationsOf.get(top.id) ?? []) {
+      const primary = view.topById.get(c.with);
+      if (primary) place(primary);
+    }
+    const t = decide(top);
+    for (const [n, count] of t.copies) for (let i = 0; i < count; i++) assign(n, top);
+    targets.set(top.id, t);
+    inProgress.delete(top.id);
+  }
+
+  function decide(top: TopView): Target {
+    const current = currentCopies(view, sit, top);
+    const t: Target = {
+      top,
+      copies: new Map(),
+      promoted: new Set(),
+      runMembers: top.members.length,
+      decision: '',
+      frozen: false,
+      current,
+      baseScore: view.symmetric ? 0 : -INFINITY,
+      scores: new Map(),
+      contributions: [],
+    };
+    // Members with target role stopped stop the rest of the group behind them.
+    const stoppedAt = top.members.findIndex((m) => m.policy.targetRole === 'stopped');
+    if (stoppedAt >= 0) t.runMembers = stoppedAt;
+
+    // Copies that must be left as they are count first.
+    let fixedCount = 0;
+    for (const [n, cur] of current) {
+      if (cur.fixed.size > 0) {
+        t.copies.set(n, cur.fixed.size);
+        fixedCount += cur.fixed.size;
+        if (cur.promoted) t.promoted.add(n);
+      }
+    }
+    const fixedWhy = [...current.values()].find((c) => c.fixedWhy)?.fixedWhy;
+
+    if (view.maintenance || !top.policy.managed) {
+      for (const [n, cur] of current) {
+        t.copies.set(n, cur.slots.size);
+        if (cur.promoted) t.promoted.add(n);
+      }
+      t.frozen = true;
+      t.decision = view.maintenance ? 'the cluster is in maintenance: left as it is' : 'unmanaged: left as it is';
+      return t;
+    }
+    if (t.runMembers === 0) {
+      t.decision = fixedCount ? `target role is stopped, but ${fixedWhy}` : 'target role is stopped';
+      return t;
+    }
+    const stopFailure = failedWithStop(top);
+    if (stopFailure) {
+      t.decision = stopFailure;
+      return t;
+    }
+    const needsQuorum = top.members.some((m) => m.policy.requires !== 'nothing');
+    if (!sit.quorumOk && needsQuorum) {
+      switch (view.noQuorumPolicy) {
+        case 'stop':
+          t.decision = 'no quorum: stopped (no-quorum policy stop)';
+          return t;
+        case 'demote':
+          if (!top.promotable) {
+            t.decision = 'no quorum: stopped (no-quorum policy demote stops what cannot be demoted)';
+            return t;
+          }
+          keepRunning(t);
+          t.promoted.clear();
+          t.decision = 'no quorum: replicas kept, nothing promoted (no-quorum policy demote)';
+          return t;
+        case 'freeze':
+          keepRunning(t);
+          t.decision = 'no quorum: frozen where it runs (no-quorum policy freeze)';
+          return t;
+        case 'ignore':
+          break;
+      }
+    }
+    if (top.members.some((m) => m.policy.requires === 'fencing') && sit.unfencedUnclean.length > 0) {
+      keepRunning(t);
+      const names = sit.unfencedUnclean.map((i) => nodes[i]!.name).join(', ');
+      t.decision = `nothing new may start until unclean ${names} ${sit.unfencedUnclean.length > 1 ? 'are' : 'is'} fenced (requires fencing)`;
+      return t;
+    }
+
+    score(top, t);
+    if (top.isClone) chooseClone(top, t, fixedCount);
+    else if (fixedCount > 0) t.decision = `stays on ${[...t.copies.keys()].map((n) => nodes[n]!.name).join(', ')}: ${fixedWhy}`;
+    else chooseOne(top, t);
+    if (top.promotable) choosePromoted(top, t);
+    return t;
+  }
+
+  /** Keep the healthy copies where they are; start nothing new. */
+  function keepRunning(t: Target): void {
+    for (const [n, cur] of t.current) {
+      if (cur.failed && cur.fixed.size === 0) continue;
+      if (sit.cannotHost.has(n) && cur.fixed.size === 0) continue;
+      t.copies.set(n, cur.slots.size);
+      if (cur.promoted) t.promoted.add(n);
+    }
+  }
+
+  function failedWithStop(top: TopView): string | undefined {
+    for (const m of top.members) {
+      const byNode = view.failures.get(m.id);
+      if (!byNode) continue;
+      for (const nodeName of byNode.keys()) {
+        const f = lastFailure(view, m.id, nodeName);
+        if (f && onFailOf(view, m, f.operation) === 'stop') {
+          return `${m.id} ${f.operation} failed on ${nodeName} and on-fail is stop: kept stopped until the failure is cleared or expires`;
+        }
+      }
+    }
+    return undefined;
+  }
+
+  function add(t: Target, node: number, value: number, source: string): void {
+    t.scores.set(node, addScores(t.scores.get(node) ?? t.baseScore, value));
+    t.contributions.push({ node: nodes[node]!.name, score: value, source });
+  }
+
+  /** Scores for placing copies (not promotion). */
+  function score(top: TopView, t: Target): void {
+    if (!view.symmetric) t.contributions.push({ node: '*', score: -INFINITY, source: 'asymmetric cluster: only where a location allows' });
+    addOwnPreferences(top, t, '');
+    for (const c of view.colocationsOf.get(top.id) ?? []) {
+      if (c.role === 'promoted') continue; // decides promotion, not placement
+      applyColocation(t, c);
+    }
+    addDependentInfluence(top, t);
+  }
+
+  /** Location constraints, stickiness and failure bans of the resource itself. */
+  function addOwnPreferences(top: TopView, t: Target, via: string): void {
+    for (const loc of view.locations.get(top.id) ?? []) {
+      if (loc.role === 'promoted') continue;
+      applyLocation(t, loc, via);
+    }
+    for (const [n, cur] of t.current) {
+      if (sit.cannotHost.has(n)) continue;
+      let s = 0;
+      for (const m of top.members) if (cur.slots.size > 0) s = addScores(s, m.policy.stickiness);
+      if (top.isClone) s = top.policy.stickiness;
+      if (s !== 0) add(t, n, s, `${via}stickiness (runs here)`);
+    }
+    for (const m of top.members) {
+      const byNode = view.failures.get(m.id);
+      if (!byNode) continue;
+      for (const nodeName of byNode.keys()) {
+        const node = view.nodeByName.get(nodeName);
+        if (!node) continue;
+        const count = failCount(view, m.id, nodeName);
+        if (count > 0 && count >= m.policy.migrationThreshold) {
+          const what = count >= INFINITY ? 'failed to start' : `failed ${count} times (migration threshold ${m.policy.migrationThreshold})`;
+          add(t, node.index, -INFINITY, `${via}${m.id} ${what} on ${nodeName}`);
+        }
+      }
+    }
+  }
+
+  function applyLocation(t: Target, loc: Location, via: string): void {
+    if (loc.node !== undefined) {
+      const node = view.nodeByName.get(loc.node);
+      if (node) add(t, node.index, loc.score ?? 0, `${via}location ${loc.id}`);
+      return;
+    }
+    for (const rule of loc.rules ?? []) {
+      const match = ruleMatches(rule);
+      for (let n = 0; n < match.length; n++) if (match[n]) add(t, n, rule.score, `${via}location ${loc.id} (rule)`);
+    }
+  }
+
+  function ruleMatches(rule: Rule): Uint8Array {
+    let m = ruleCache.get(rule);
+    if (m) return m;
+    m = new Uint8Array(nodes.length);
+    for (const n of nodes) {
+      const results = rule.expressions.map((e) => evaluate(e, n));
+      m[n.index] = (rule.match === 'any' ? results.some(Boolean) : results.every(Boolean)) ? 1 : 0;
+    }
+    ruleCache.set(rule, m);
+    return m;
+  }
+
+  function applyColocation(t: Target, c: Colocation): void {
+    const primary = targets.get(c.with);
+    if (!primary) return; // unresolvable (cycle); validation rejects these
+    const where = [...primary.copies.keys()].filter((n) =>
+      c.withRole === 'promoted' ? primary.promoted.has(n) : c.withRole === 'unpromoted' ? !primary.promoted.has(n) : true,
+    );
+    const what = `colocation ${c.id} with ${c.with}${c.withRole ? ` (${c.withRole})` : ''}`;
+    if (c.score >= INFINITY) {
+      const keep = new Map<number, number>();
+      for (const n of where) keep.set(n, t.scores.get(n) ?? t.baseScore);
+      t.scores = keep;
+      t.baseScore = -INFINITY;
+      t.contributions.push({
+        node: '*',
+        score: -INFINITY,
+        source: where.length ? `${what}: only where ${c.with} runs` : `${what}, which is not running`,
+      });
+      for (const n of where) t.contributions.push({ node: nodes[n]!.name, score: 0, source: `${what}: ${c.with} runs here` });
+      return;
+    }
+    for (const n of where) add(t, n, c.score, what);
+  }
+
+  /** Dependents that must run with this resource pull it towards where they can run. */
+  function addDependentInfluence(top: TopView, t: Target): void {
+    const deps = (view.colocationsWith.get(top.id) ?? []).filter((c) => c.score >= INFINITY && c.role !== 'promoted' && !targets.has(c.resource));
+    if (deps.length === 0) return;
+    const before = { base: t.baseScore, scores: new Map(t.scores), contributions: t.contributions.length };
+    const hadNode = bestExists(t);
+    for (const c of deps) {
+      const dep = view.topById.get(c.resource);
+      if (!dep) continue;
+      const depCurrent = currentCopies(view, sit, dep);
+      const proxy: Target = { ...t, current: depCurrent };
+      addOwnPreferences(dep, proxy, `via ${dep.id}: `);
+      t.scores = proxy.scores;
+      t.baseScore = proxy.baseScore;
+    }
+    if (hadNode && !bestExists(t)) {
+      // The dependents' wishes would leave no node at all: place the primary anyway (the dependents stop).
+      t.baseScore = before.base;
+      t.scores = before.scores;
+      t.contributions.length = before.contributions;
+    }
+  }
+
+  function bestExists(t: Target): boolean {
+    if (allows(t.baseScore) && hostable.some((n) => !t.scores.has(n.index))) return true;
+    for (const [n, s] of t.scores) if (allows(s) && !sit.cannotHost.has(n)) return true;
+    return false;
+  }
+
+  function chooseOne(top: TopView, t: Target): void {
+    let best = -1;
+    let bestScore = -INFINITY;
+    let bestCurrent = false;
+    const consider = (n: number, s: number): void => {
+      if (!allows(s) || sit.cannotHost.has(n) || !fits(n, top.utilization)) return;
+      const isCur = t.current.has(n);
+      if (
+        best < 0 ||
+        s > bestScore ||
+        (s === bestScore && isCur && !bestCurrent) ||
+        (s === bestScore && isCur === bestCurrent && (load[n]! < load[best]! || (load[n] === load[best] && n < best)))
+      ) {
+        best = n;
+        bestScore = s;
+        bestCurrent = isCur;
+      }
+    };
+    for (const [n, s] of t.scores) consider(n, s);
+    for (const n of t.current.keys()) if (!t.scores.has(n)) consider(n, t.baseScore);
+    if (allows(t.baseScore) && (best < 0 || t.baseScore >= bestScore)) {
+      const n = popDefault(t, top);
+      if (n !== undefined) consider(n, t.baseScore);
+    }
+    if (best < 0) {
+      t.decision = noNodeReason(t);
+      return;
+    }
+    t.copies.set(best, 1);
+    const node = nodes[best]!.name;
+    t.decision = bestCurrent
+      ? `stays on ${node} (score ${formatScore(bestScore)})`
+      : `placed on ${node}: highest score ${formatScore(bestScore)}${t.scores.has(best) ? '' : ', least loaded of the equals'}`;
+  }
+
+  /** The least-loaded hostable node without an explicit score that can take the resource. */
+  function popDefault(t: Target, top: TopView): number | undefined {
+    const skipped: number[] = [];
+    let found: number | undefined;
+    for (;;) {
+      const n = heap.pop();
+      if (n === undefined) break;
+      skipped.push(n);
+      if (t.scores.has(n) || !fits(n, top.utilization)) continue;
+      found = n;
+      break;
+    }
+    for (const n of skipped) heap.push(n);
+    return found;
+  }
+
+  function noNodeReason(t: Target): string {
+    if (hostable.length === 0) return 'cannot run: no node may host resources';
+    const bans = t.contributions.filter((c) => c.score <= -INFINITY).map((c) => `${c.node === '*' ? 'all nodes' : c.node}: ${c.source}`);
+    const util = useCapacity ? '; or not enough capacity' : '';
+    return `cannot run anywhere${bans.length ? ` (${bans.slice(0, 4).join('; ')}${bans.length > 4 ? '; …' : ''})` : ''}${util}`;
+  }
+
+  function chooseClone(top: TopView, t: Target, fixedCount: number): void {
+    const want = Math.max(0, (top.maxCopies ?? view.nodes.length) - fixedCount);
+    const candidates: Array<{ n: number; s: number; cur: number }> = [];
+    for (const node of hostable) {
+      const s = t.scores.get(node.index) ?? t.baseScore;
+      if (!allows(s)) continue;
+      candidates.push({ n: node.index, s, cur: t.current.get(node.index)?.slots.size ?? 0 });
+    }
+    candidates.sort((a, b) => b.s - a.s || b.cur - a.cur || load[a.n]! - load[b.n]! || a.n - b.n);
+    let placed = 0;
+    for (let round = 0; round < top.maxPerNode && placed < want; round++) {
+      for (const c of candidates) {
+        if (placed >= want) break;
+        const have = t.copies.get(c.n) ?? 0;
+        if (have > round || have >= top.maxPerNode) continue;
+        if (!fits(c.n, top.utilization)) continue;
+        t.copies.set(c.n, have + 1);
+        // Count as assigned now so the round's capacity checks see it.
+        if (useCapacity) for (const [k, v] of Object.entries(top.utilization)) remaining[c.n]![k] = (remaining[c.n]![k] ?? 0) - v;
+        placed++;
+      }
+    }
+    if (useCapacity) {
+      // Give back what the loop took; place() assigns for real.
+      for (const [n, count] of t.copies) {
+        if (t.current.get(n)?.fixed.size) continue;
+        for (let i = 0; i < count; i++) for (const [k, v] of Object.entries(top.utilization)) remaining[n]![k] = (remaining[n]![k] ?? 0) + v;
+      }
+    }
+    const total = placed + fixedCount;
+    t.decision =
+      total === 0
+        ? noNodeReason(t)
+        : `${total} ${total === 1 ? 'copy' : 'copies'} on ${[...t.copies.keys()].map((n) => nodes[n]!.name).join(', ')}${
+            top.maxCopies !== undefined && total < top.maxCopies ? ` (${top.maxCopies} wanted; no more nodes allowed)` : ''
+          }`;
+  }
+
+  function choosePromoted(top: TopView, t: Target): void {
+    const role = top.policy.targetRole;
+    if (role === 'unpromoted' || role === 'started' && top.members[0]!.policy.targetRole === 'unpromoted') {
+      t.decision += '; nothing promoted (target role unpromoted)';
+      t.promoted.clear();
+      return;
+    }
+    const prim = top.members[0]!;
+    const already = t.promoted.size; // fixed promoted copies
+    const rows: Array<{ n: number; s: number; cur: boolean }> = [];
+    for (const n of t.copies.keys()) {
+      if (t.promoted.has(n)) continue;
+      if (t.current.get(n)?.fixed.size) continue;
+      let s = view.copies.get(prim.id)?.get(nodes[n]!.name)?.promotionScore ?? 0;
+      const why: string[] = [];
+      for (const loc of view.locations.get(top.id) ?? []) {
+        if (loc.role !== 'promoted') continue;
+        if (loc.node !== undefined) {
+          if (loc.node === nodes[n]!.name) s = addScores(s, loc.score ?? 0);
+        } else for (const r of loc.rules ?? []) if (ruleMatches(r)[n]) s = addScores(s, r.score);
+      }
+      for (const c of view.colocationsOf.get(top.id) ?? []) {
+        if (c.role !== 'promoted') continue;
+        const p = targets.get(c.with);
+        const there = p !== undefined && p.copies.has(n) && (c.withRole !== 'promoted' || p.promoted.has(n));
+        if (c.score >= INFINITY && !there) s = -INFINITY;
+        else if (there) s = addScores(s, c.score);
+      }
+      const f = lastFailure(view, prim.id, nodes[n]!.name);
+      if (f && (f.operation === 'promote' || (t.current.get(n)?.promoted && onFailOf(view, prim, f.operation) === 'demote'))) {
+        s = -INFINITY;
+        why.push('failed');
+      }
+      if (!allows(s)) continue;
+      rows.push({ n, s, cur: t.current.get(n)?.promoted === true && !t.current.get(n)?.failed });
+    }
+    rows.sort((a, b) => b.s - a.s || Number(b.cur) - Number(a.cur) || a.n - b.n);
+    for (const r of rows.slice(0, Math.max(0, top.promotedMax - already))) t.promoted.add(r.n);
+    t.decision += t.promoted.size
+      ? `; promoted on ${[...t.promoted].map((n) => nodes[n]!.name).join(', ')}`
+      : '; no copy can be promoted';
+  }
+}
+
+function evaluate(e: Expression, node: NodeView): boolean {
+  const actual = e.attribute === '#uname' ? node.name : node.attributes[e.attribute];
+  switch (e.op) {
+    case 'defined':
+      return actual !== undefined;
+    case 'not-defined':
+      return actual === undefined;
+    default:
+      break;
+  }
+  if (actual === undefined || e.value === undefined) return e.op === 'ne' && actual === undefined ? true : false;
+  const a = Number(actual);
+  const b = Number(e.value);
+  const numeric = typeof actual !== 'boolean' && typeof e.value !== 'boolean' && String(actual).trim() !== '' && String(e.value).trim() !== '' && !Number.isNaN(a) && !Number.isNaN(b);
+  const cmp = numeric ? a - b : String(actual) < String(e.value) ? -1 : String(actual) > String(e.value) ? 1 : 0;
+  switch (e.op) {
+    case 'eq':
+      return cmp === 0;
+    case 'ne':
+      return cmp !== 0;
+    case 'lt':
+      return cmp < 0;
+    case 'gt':
+      return cmp > 0;
+    case 'lte':
+      return cmp <= 0;
+    case 'gte':
+      return cmp >= 0;
+  }
+}

@@ -1,0 +1,60 @@
+// After placement: copies whose mandatory prerequisites will not hold are dropped, until nothing
+// changes. "then" cannot run without "first"; a dependent with a +INFINITY colocation cannot run
+// where its primary does not.
+
+import { INFINITY } from '../model/units.js';
+import type { Target } from './allocate.js';
+import type { ClusterView } from './cluster.js';
+
+export function enforcePrerequisites(view: ClusterView, targets: ReadonlyMap<string, Target>): void {
+  const orders = view.orders.filter((o) => (o.kind ?? 'mandatory') === 'mandatory');
+  const colocs = [...view.colocationsOf.values()].flat().filter((c) => c.score >= INFINITY && c.role !== 'promoted');
+  for (let round = 0; round <= orders.length + colocs.length; round++) {
+    let changed = false;
+    for (const o of orders) {
+      const first = targets.get(o.first);
+      const then = targets.get(o.then);
+      if (!first || !then || then.frozen) continue;
+      const action = o.firstAction ?? 'start';
+      const running = first.copies.size > 0 && first.runMembers > 0;
+      const ok = action === 'start' ? running : action === 'promote' ? first.promoted.size > 0 : true;
+      if (!ok) {
+        changed = drop(then, () => true, `order ${o.id}: needs ${o.first} to ${action}, which will not happen`) || changed;
+      } else if (action === 'start' && first.top.isClone && then.top.isClone && then.top.interleave) {
+        changed = drop(then, (n) => !first.copies.has(n), `order ${o.id} (interleaved): no copy of ${o.first} on that node`) || changed;
+      }
+    }
+    for (const c of colocs) {
+      const dep = targets.get(c.resource);
+      const primary = targets.get(c.with);
+      if (!dep || !primary || dep.frozen) continue;
+      const has = (n: number) =>
+        primary.copies.has(n) &&
+        primary.runMembers > 0 &&
+        (c.withRole === 'promoted' ? primary.promoted.has(n) : c.withRole === 'unpromoted' ? !primary.promoted.has(n) : true);
+      changed = drop(dep, (n) => !has(n), `colocation ${c.id}: ${c.with} does not run there`) || changed;
+    }
+    if (!changed) return;
+  }
+}
+
+/** Drops the copies on nodes matching `where`, except copies that must stay as they are. */
+function drop(t: Target, where: (node: number) => boolean, why: string): boolean {
+  let changed = false;
+  for (const n of [...t.copies.keys()]) {
+    if (!where(n)) continue;
+    const fixed = t.current.get(n)?.fixed.size ?? 0;
+    if (fixed > 0) {
+      if (t.copies.get(n) !== fixed) {
+        t.copies.set(n, fixed);
+        changed = true;
+      }
+      continue;
+    }
+    t.copies.delete(n);
+    t.promoted.delete(n);
+    changed = true;
+  }
+  if (changed) t.decision = why;
+  return changed;
+}

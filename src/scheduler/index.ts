@@ -1,0 +1,82 @@
+// The pure decision core: plan(config, status, now) → Plan. No I/O, no clock, no randomness:
+// the same input gives the same plan, byte for byte.
+
+import type { Config } from '../model/config.js';
+import type { Placement, Plan } from '../model/plan.js';
+import type { Status } from '../model/status.js';
+
+import { buildGraph } from './actions.js';
+import { allocate, type Target } from './allocate.js';
+import { buildClusterView, type ClusterView } from './cluster.js';
+import { enforcePrerequisites } from './constraints.js';
+import { assess, type Situation } from './situation.js';
+
+export function plan(config: Config, status: Status, now: number): Plan {
+  const view = buildClusterView(config, status, now);
+  const sit = assess(view);
+  const { targets } = allocate(view, sit);
+  enforcePrerequisites(view, targets);
+  const graph = buildGraph(view, sit, targets);
+  return {
+    actions: graph.actions,
+    edges: graph.edges,
+    transitions: graph.transitions,
+    placements: view.tops.map((t) => placementOf(view, targets.get(t.id)!)),
+    notes: graph.notes,
+  };
+}
+
+function placementOf(view: ClusterView, t: Target): Placement {
+  const scores: Record<string, number> = {};
+  for (const [n, s] of [...t.scores].sort((a, b) => a[0] - b[0])) scores[view.nodes[n]!.name] = s;
+  const nodes: string[] = [];
+  for (const [n, count] of [...t.copies].sort((a, b) => a[0] - b[0])) for (let i = 0; i < count; i++) nodes.push(view.nodes[n]!.name);
+  return {
+    resource: t.top.id,
+    nodes,
+    ...(t.top.promotable ? { promoted: [...t.promoted].sort((a, b) => a - b).map((n) => view.nodes[n]!.name) } : {}),
+    baseScore: t.baseScore,
+    scores,
+    contributions: t.contributions,
+    decision: t.decision,
+  };
+}
+
+/** One row per node for `haven plan --explain`: its score for the resource and why it may or may not host it. */
+export interface NodeScoreRow {
+  readonly node: string;
+  readonly score: number;
+  readonly eligible: boolean;
+  /** Why the node may not host resources at all, if so. */
+  readonly unavailable?: string;
+  readonly chosen: boolean;
+  readonly promoted: boolean;
+}
+
+export interface Explanation {
+  readonly placement: Placement;
+  readonly rows: readonly NodeScoreRow[];
+}
+
+/** Explains one resource's placement; undefined if no such resource is configured. */
+export function explain(config: Config, status: Status, now: number, resource: string): Explanation | undefined {
+  const result = plan(config, status, now);
+  const placement = result.placements.find((p) => p.resource === resource);
+  if (!placement) return undefined;
+  const view = buildClusterView(config, status, now);
+  const sit: Situation = assess(view);
+  const rows = view.nodes.map((n) => {
+    const score = placement.scores[n.name] ?? placement.baseScore;
+    const unavailable = sit.cannotHost.get(n.index);
+    return {
+      node: n.name,
+      score,
+      eligible: unavailable === undefined && score >= 0,
+      ...(unavailable !== undefined ? { unavailable } : {}),
+      chosen: placement.nodes.includes(n.name),
+      promoted: placement.promoted?.includes(n.name) ?? false,
+    };
+  });
+  return { placement, rows };
+}
+
