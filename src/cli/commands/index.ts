@@ -1,5 +1,10 @@
 // Every subcommand of `haven`, in the order `haven --help` lists them.
 
 import type { Command } from 'commander';
+import { registerCheck } from './check.js';
+import { registerPlan } from './plan.js';
 
-export function registerCommands(_program: Command): void {}
+export function registerCommands(program: Command): void {
+  registerCheck(program);
+  registerPlan(program);
+}
