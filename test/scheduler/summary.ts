@@ -40,8 +40,10 @@ function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** `move web n1 -> n2`, `stop web@n1`, `start web@n2`, `fence n1`, `blocked db`. */
+/** `move web n1 -> n2`, `stop web@n1`, `start web@n2`, `fence n1`, `blocked db`, `blocked web@n1 (failed)`. */
 export function transitionLine(t: Transition): string {
+  // A blocked copy carries its condition (failed, stuck) in `from`, not a node.
+  if (t.kind === 'blocked') return `blocked ${t.subject}${t.from !== undefined ? ` (${t.from})` : ''}: ${t.reason}`;
   let where = '';
   if (t.from !== undefined && t.to !== undefined && t.from !== t.to) where = ` ${t.from} -> ${t.to}`;
   else if (t.from !== undefined) where = `@${t.from}`;
