@@ -343,6 +343,8 @@ function checkOperations(prim: PrimitiveEntry, index: Index, problems: Problem[]
     }
     if (op.onFail === 'fence' && !index.fencing) problems.push(fenceWithoutFencing([...base, 'onFail'], 'onFail: fence'));
     // An operation is known by its name and interval (Pacemaker's operation key), whatever its role.
+    // A monitor without a valid interval is reported above; comparing it would only repeat that.
+    if (op.name === 'monitor' && (op.interval ?? 0) <= 0) return;
     const key = `${op.name}/${op.interval ?? 0}`;
     const first = seen.get(key);
     if (first !== undefined) {
@@ -463,7 +465,15 @@ function checkOrder(c: Order, base: Path, index: Index, problems: Problem[]): vo
     });
   };
   checkAction(c.firstAction, a, 'firstAction');
-  checkAction(c.thenAction, b, 'thenAction');
+  if (c.thenAction !== undefined) checkAction(c.thenAction, b, 'thenAction');
+  else if (b !== undefined && b.kind !== 'promotable' && (c.firstAction === 'promote' || c.firstAction === 'demote')) {
+    // As in Pacemaker, thenAction defaults to firstAction: "promote db, then web" orders web's promote.
+    problems.push({
+      path: [...base, 'thenAction'],
+      message: `${owner}: thenAction defaults to firstAction (${c.firstAction}), but "${b.id}" is a ${b.kind}, so it is never ${c.firstAction}d`,
+      hint: `add thenAction: ${c.firstAction === 'promote' ? 'start' : 'stop'}`,
+    });
+  }
   if (c.first === c.then) {
     problems.push({ path: [...base, 'then'], message: `${owner} orders "${c.first}" after itself`, hint: 'an order relates two different resources' });
   }
