@@ -6,7 +6,7 @@ import type { Order, ResourceAction } from '../model/config.js';
 import type { Action, ActionKind, Edge, Transition } from '../model/plan.js';
 import { formatDuration } from '../model/units.js';
 import type { Target } from './allocate.js';
-import { baseId, failCount, lastFailure, onFailOf, slotKey, type ClusterView, type NodeView, type PrimView, type TopView } from './cluster.js';
+import { baseId, failCount, lastFailure, onFailOf, own, slotKey, type ClusterView, type MonitorOp, type NodeView, type PrimView, type TopView } from './cluster.js';
 import type { CopyCondition, Situation } from './situation.js';
 
 type Role = 'stopped' | 'started' | 'promoted';
@@ -17,54 +17,89 @@ interface CopyOps {
   readonly node: NodeView;
   readonly from: CopyCondition;
   to: Role;
-  probe?: string;
-  demote?: string;
-  stop?: string;
-  start?: string;
-  promote?: string;
+  probe?: Handle;
+  demote?: Handle;
+  stop?: Handle;
+  start?: Handle;
+  promote?: Handle;
   /** The stop is implied by fencing the node. */
   implied: boolean;
   why: string;
 }
 
+/** An action in the DAG under construction: its position + 1, so that a handle is never 0 (falsy). */
+type Handle = number;
+
 class DagBuilder {
   readonly actions: Action[] = [];
-  readonly edges: Edge[] = [];
-  private readonly ids = new Set<string>();
-  private readonly edgeKeys = new Set<string>();
+  private readonly from: number[] = [];
+  private readonly to: number[] = [];
+  /** Actions that may be asked for twice (monitors, barriers), by id. */
+  private readonly shared = new Map<string, Handle>();
+  /** Successors of each action, to keep edges unique. */
+  private readonly succ: Array<number[] | Set<number> | undefined> = [];
 
-  add(action: Action): string {
-    if (!this.ids.has(action.id)) {
-      this.ids.add(action.id);
-      this.actions.push(action);
+  /** Adds an action that is created exactly once by construction. */
+  add(action: Action): Handle {
+    this.actions.push(action);
+    return this.actions.length;
+  }
+
+  /** Adds an action unless one with the same id exists; returns the handle either way. */
+  addShared(action: Action): Handle {
+    const h = this.shared.get(action.id);
+    if (h !== undefined) return h;
+    const n = this.add(action);
+    this.shared.set(action.id, n);
+    return n;
+  }
+
+  edge(before: Handle | undefined, after: Handle | undefined): void {
+    if (before === undefined || after === undefined || before === after || before < 0 || after < 0) return;
+    const s = this.succ[before];
+    if (s === undefined) this.succ[before] = [after];
+    else if (Array.isArray(s)) {
+      if (s.includes(after)) return;
+      // Barriers fan out to thousands: switch to a set before the scan gets long.
+      if (s.length >= 16) this.succ[before] = new Set([...s, after]);
+      else s.push(after);
+    } else {
+      if (s.has(after)) return;
+      s.add(after);
     }
-    return action.id;
-  }
-
-  has(id: string): boolean {
-    return this.ids.has(id);
-  }
-
-  edge(before: string | undefined, after: string | undefined): void {
-    if (before === undefined || after === undefined || before === after) return;
-    const k = `${before}\n${after}`;
-    if (this.edgeKeys.has(k)) return;
-    this.edgeKeys.add(k);
-    this.edges.push([before, after]);
+    this.from.push(before);
+    this.to.push(after);
   }
 
   /** Every `before` precedes every `after`; through a pseudo action when that saves edges. */
-  all(before: readonly string[], after: readonly string[], barrier: string, reason: string): void {
+  all(before: readonly Handle[], after: readonly Handle[], barrier: string, reason: string): void {
     if (before.length === 0 || after.length === 0) return;
     if (before.length * after.length <= before.length + after.length + 8) {
       for (const b of before) for (const a of after) this.edge(b, a);
       return;
     }
-    const id = this.add({ id: `pseudo ${barrier}`, kind: 'pseudo', reason });
+    const id = this.addShared({ id: `pseudo ${barrier}`, kind: 'pseudo', reason });
     for (const b of before) this.edge(b, id);
     for (const a of after) this.edge(id, a);
   }
+
+  kindOf(h: Handle): Action['kind'] {
+    return this.actions[h - 1]!.kind;
+  }
+
+  resourceOf(h: Handle): string | undefined {
+    return this.actions[h - 1]!.resource;
+  }
+
+  edges(): Edge[] {
+    const out: Edge[] = new Array(this.from.length);
+    for (let i = 0; i < this.from.length; i++) out[i] = [this.actions[this.from[i]! - 1]!.id, this.actions[this.to[i]! - 1]!.id];
+    return out;
+  }
 }
+
+/** A lifecycle operation the copy needs, before its action exists. */
+const PLANNED = -1;
 
 export interface Graph {
   readonly actions: Action[];
@@ -80,6 +115,7 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
   const copyOps = new Map<string, CopyOps[]>(); // by primitive key
   const byTop = new Map<string, CopyOps[]>();
   const nodes = view.nodes;
+  const monitorCache = new Map<PrimView, Array<readonly MonitorOp[] | undefined>>();
 
   if (!view.quorum) {
     notes.push(
@@ -91,7 +127,7 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
   if (view.maintenance) notes.push('the cluster is in maintenance: Haven observes and does nothing');
 
   // Fencing comes first: it is what makes recovery safe.
-  const fenceIds = new Map<number, string>();
+  const fenceIds = new Map<number, Handle>();
   for (const [n, why] of sit.fence) {
     const node = nodes[n]!;
     const id = dag.add({ id: `fence ${node.name}`, kind: 'fence', node: node.name, reason: why });
@@ -110,7 +146,7 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
   }
 
   // Node-wide probes: nothing starts until every joining node has said what it runs.
-  const probeIds: string[] = [];
+  const probeIds: Handle[] = [];
   for (const n of sit.unprobed) {
     const node = nodes[n]!;
     probeIds.push(
@@ -128,8 +164,14 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
       const runs = i < t.runMembers;
       for (let slot = 0; slot < top.maxPerNode; slot++) {
         const key = slotKey(m.id, slot);
-        const involved = new Set<string>(view.copies.get(key)?.keys() ?? []);
-        if (runs) for (const [n, count] of t.copies) if (slot < count) involved.add(nodes[n]!.name);
+        const recorded = view.copiesOf(key);
+        const involved = recorded ? Object.keys(recorded) : [];
+        if (runs) {
+          for (const [n, count] of t.copies) {
+            const name = nodes[n]!.name;
+            if (slot < count && own(recorded, name) === undefined) involved.push(name);
+          }
+        }
         const opsOfKey: CopyOps[] = [];
         for (const name of sortedNodes(view, involved)) {
           const node = view.nodeByName.get(name);
@@ -158,7 +200,7 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
   // Orphans: recorded but no longer configured.
   for (const key of view.orphans) {
     const opsOfKey: CopyOps[] = [];
-    for (const name of sortedNodes(view, new Set(view.copies.get(key)!.keys()))) {
+    for (const name of sortedNodes(view, Object.keys(view.copiesOf(key)!))) {
       const node = view.nodeByName.get(name);
       if (!node) continue;
       const from = sit.condition(key, node);
@@ -185,7 +227,7 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
   emitMonitors();
   emitClearFailures();
   describe();
-  return { actions: dag.actions, edges: dag.edges, transitions, notes };
+  return { actions: dag.actions, edges: dag.edges(), transitions, notes };
 
   function planCopy(key: string, prim: PrimView | undefined, node: NodeView, from: CopyCondition, to: Role, t: Target | undefined): CopyOps | undefined {
     const ops: CopyOps = { key, prim, node, from, to, implied: false, why: '' };
@@ -199,27 +241,28 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
         return ops;
       case 'unknown':
         if (node.state !== 'online') return undefined;
-        ops.probe = 'probe';
+        ops.probe = PLANNED;
         ops.why = 'not probed yet';
         if (to === 'stopped') return ops;
-        ops.start = 'start';
-        if (to === 'promoted') ops.promote = 'promote';
+        ops.start = PLANNED;
+        if (to === 'promoted') ops.promote = PLANNED;
         return ops;
       case 'stopped':
         if (to === 'stopped') return undefined;
-        ops.start = 'start';
-        if (to === 'promoted') ops.promote = 'promote';
+        ops.start = PLANNED;
+        if (to === 'promoted') ops.promote = PLANNED;
         return ops;
       case 'started':
-        if (to === 'stopped') ops.stop = 'stop';
-        else if (to === 'promoted') ops.promote = 'promote';
-        else return ops; // unchanged for now; a cascade may restart it
+        if (to === 'stopped') ops.stop = PLANNED;
+        else if (to === 'promoted') ops.promote = PLANNED;
+        else return undefined; // unchanged; a cascade may still restart it (ensureOps)
         return ops;
       case 'promoted':
         if (to === 'stopped') {
-          ops.demote = 'demote';
-          ops.stop = 'stop';
-        } else if (to === 'started') ops.demote = 'demote';
+          ops.demote = PLANNED;
+          ops.stop = PLANNED;
+        } else if (to === 'started') ops.demote = PLANNED;
+        else return undefined;
         return ops;
       case 'failed': {
         const wasPromoted = sit.copy(key, node.name)?.promoted === true;
@@ -227,14 +270,14 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
         const onFail = prim ? onFailOf(view, prim, f?.operation ?? 'monitor') : 'restart';
         ops.why = `${f?.operation ?? 'monitor'} failed`;
         if (wasPromoted && onFail === 'demote' && to !== 'stopped') {
-          ops.demote = 'demote';
+          ops.demote = PLANNED;
           return ops;
         }
-        if (wasPromoted) ops.demote = 'demote';
-        ops.stop = 'stop';
+        if (wasPromoted) ops.demote = PLANNED;
+        ops.stop = PLANNED;
         if (to !== 'stopped') {
-          ops.start = 'start';
-          if (to === 'promoted') ops.promote = 'promote';
+          ops.start = PLANNED;
+          if (to === 'promoted') ops.promote = PLANNED;
         }
         void t;
         return ops;
@@ -252,7 +295,7 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
         for (let slot = 0; slot < top.maxPerNode; slot++) {
           let restartFrom: string | undefined;
           for (const m of top.members) {
-            const ops = findOps(slotKey(m.id, slot), nodes[n]!.name);
+            const ops = findOps(slotKey(m.id, slot), nodes[n]!.name) ?? (restartFrom ? unchangedOps(t, m, slot, n) : undefined);
             if (restartFrom && ops && !ops.start && !ops.stop && (ops.from === 'started' || ops.from === 'promoted') && ops.to !== 'stopped') {
               forceRestart(ops, `${restartFrom} before it in group ${top.id} restarts`);
             }
@@ -290,28 +333,36 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
 
   /** Running copies with no ops record yet (unchanged) get one so a cascade can restart them. */
   function ensureOpsForRunning(t: Target, m: PrimView, slot: number, only: Set<string> | undefined, why: string): void {
-    const key = slotKey(m.id, slot);
-    const have = new Set((copyOps.get(key) ?? []).map((x) => x.node.name));
     for (const [n, count] of t.copies) {
-      const node = nodes[n]!;
-      if (slot >= count || have.has(node.name) || (only && !only.has(node.name))) continue;
-      if (t.current.get(n)?.fixed.has(slot)) continue;
-      const from = sit.condition(key, node);
-      if (from !== 'started' && from !== 'promoted') continue;
-      const ops: CopyOps = { key, prim: m, node, from, to: t.promoted.has(n) ? 'promoted' : 'started', implied: false, why: '' };
-      forceRestart(ops, why);
-      const list = copyOps.get(key);
-      if (list) list.push(ops);
-      else copyOps.set(key, [ops]);
-      byTop.get(t.top.id)!.push(ops);
+      if (slot >= count || (only && !only.has(nodes[n]!.name))) continue;
+      if (findOps(slotKey(m.id, slot), nodes[n]!.name)) continue;
+      const ops = unchangedOps(t, m, slot, n);
+      if (ops) forceRestart(ops, why);
     }
   }
 
+  /** A record for a copy that runs and stays as it is, so that a cascade can restart it. */
+  function unchangedOps(t: Target, m: PrimView, slot: number, n: number): CopyOps | undefined {
+    const key = slotKey(m.id, slot);
+    const node = nodes[n]!;
+    if (t.frozen || slot >= (t.copies.get(n) ?? 0) || m.position >= t.runMembers) return undefined;
+    if (t.current.get(n)?.fixed.has(slot)) return undefined;
+    const from = sit.condition(key, node);
+    if (from !== 'started' && from !== 'promoted') return undefined;
+    const ops: CopyOps = { key, prim: m, node, from, to: t.promoted.has(n) ? 'promoted' : 'started', implied: false, why: '' };
+    if (ops.from !== ops.to) return undefined;
+    const list = copyOps.get(key);
+    if (list) list.push(ops);
+    else copyOps.set(key, [ops]);
+    byTop.get(t.top.id)!.push(ops);
+    return ops;
+  }
+
   function forceRestart(ops: CopyOps, why: string): void {
-    if (ops.from === 'promoted') ops.demote = 'demote';
-    ops.stop = 'stop';
-    ops.start = 'start';
-    if (ops.to === 'promoted') ops.promote = 'promote';
+    if (ops.from === 'promoted') ops.demote = PLANNED;
+    ops.stop = PLANNED;
+    ops.start = PLANNED;
+    if (ops.to === 'promoted') ops.promote = PLANNED;
     ops.why = why;
   }
 
@@ -332,8 +383,8 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
     }
     const ready = view.tops.filter((t) => !indeg.get(t.id)).map((t) => t.id);
     const result: Order[] = [];
-    while (ready.length) {
-      const id = ready.shift()!;
+    for (let head = 0; head < ready.length; head++) {
+      const id = ready[head]!;
       for (const o of out.get(id) ?? []) {
         result.push(o);
         const d = indeg.get(o.then)! - 1;
@@ -341,7 +392,8 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
         if (d === 0) ready.push(o.then);
       }
     }
-    for (const o of orders) if (!result.includes(o)) result.push(o);
+    const seen = new Set(result);
+    for (const o of orders) if (!seen.has(o)) result.push(o);
     return result;
   }
 
@@ -360,7 +412,7 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
           ops.probe = dag.add({ id: `probe ${at}`, kind: 'probe', resource, node, reason: `${key} state on ${node} is unknown` });
         }
         if (ops.demote) {
-          ops.demote = dag.add({ id: `demote ${at}`, kind: 'demote', resource, node, timeout: prim?.timeouts.demote, reason: demoteReason(ops, t) } as Action);
+          ops.demote = dag.add({ id: `demote ${at}`, kind: 'demote', resource, node, ...timeout(prim, 'demote'), reason: demoteReason(ops, t) });
         }
         if (ops.stop || ops.implied) {
           ops.stop = dag.add({
@@ -368,16 +420,16 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
             kind: 'stop',
             resource,
             node,
-            ...(ops.implied ? { implied: true } : { timeout: prim?.timeouts.stop }),
+            ...(ops.implied ? { implied: true } : timeout(prim, 'stop')),
             reason: stopReason(ops, t),
-          } as Action);
+          });
           if (ops.implied) dag.edge(fence, ops.stop);
         }
         if (ops.start) {
-          ops.start = dag.add({ id: `start ${at}`, kind: 'start', resource, node, timeout: prim?.timeouts.start, reason: startReason(ops, t) } as Action);
+          ops.start = dag.add({ id: `start ${at}`, kind: 'start', resource, node, ...timeout(prim, 'start'), reason: startReason(ops, t) });
         }
         if (ops.promote) {
-          ops.promote = dag.add({ id: `promote ${at}`, kind: 'promote', resource, node, timeout: prim?.timeouts.promote, reason: promoteReason(ops, t) } as Action);
+          ops.promote = dag.add({ id: `promote ${at}`, kind: 'promote', resource, node, ...timeout(prim, 'promote'), reason: promoteReason(ops, t) });
         }
         dag.edge(ops.demote, ops.stop);
         dag.edge(ops.probe, ops.start);
@@ -427,16 +479,16 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
     return sit.copy(ops.key, ops.node.name)?.state === 'promoted';
   }
 
-  function actionsOf(topId: string, action: ResourceAction, node?: string): string[] {
+  function actionsOf(topId: string, action: ResourceAction, node?: string): Handle[] {
     const top = view.topById.get(topId);
     if (!top) return [];
     // For a group, "start done" is its last member's start; "stop done" is its first member's stop.
-    const ids: string[] = [];
+    const ids: Handle[] = [];
     const members = top.members;
     const pick = (forward: boolean) => {
       const order = forward ? [...members].reverse() : members;
       for (const m of order) {
-        const found: string[] = [];
+        const found: Handle[] = [];
         for (let slot = 0; slot < top.maxPerNode; slot++) {
           for (const ops of copyOps.get(slotKey(m.id, slot)) ?? []) {
             if (node !== undefined && ops.node.name !== node) continue;
@@ -452,13 +504,13 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
     return ids;
   }
 
-  function entryActionsOf(topId: string, action: ResourceAction, node?: string): string[] {
+  function entryActionsOf(topId: string, action: ResourceAction, node?: string): Handle[] {
     const top = view.topById.get(topId);
     if (!top) return [];
     // For a group, "start begins" with the first member's start; "stop begins" with the last member's stop.
     const order = action === 'start' || action === 'promote' ? top.members : [...top.members].reverse();
     for (const m of order) {
-      const found: string[] = [];
+      const found: Handle[] = [];
       for (let slot = 0; slot < top.maxPerNode; slot++) {
         for (const ops of copyOps.get(slotKey(m.id, slot)) ?? []) {
           if (node !== undefined && ops.node.name !== node) continue;
@@ -499,46 +551,64 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
   }
 
   function emitFencingAndProbes(): void {
-    const allStarts = dag.actions.filter((a) => a.kind === 'start').map((a) => a.id);
+    const allStarts: Handle[] = [];
+    for (let h = 1; h <= dag.actions.length; h++) if (dag.kindOf(h) === 'start') allStarts.push(h);
     if (probeIds.length) dag.all(probeIds, allStarts, 'probes-complete', 'every joining node has reported what it runs');
     // A resource that requires fencing starts only once every unclean node is fenced.
     const fences = [...fenceIds.values()];
     if (fences.length) {
-      const needing = dag.actions
-        .filter((a) => a.kind === 'start' && view.primById.get(baseId(a.resource!))?.policy.requires === 'fencing')
-        .map((a) => a.id);
+      const needing = allStarts.filter((h) => view.primById.get(baseId(dag.resourceOf(h)!))?.policy.requires === 'fencing');
       dag.all(fences, needing, 'fencing-complete', 'every unclean node is fenced');
     }
   }
 
-  function monitorsFor(prim: PrimView, role: Role) {
-    if (role === 'stopped') return [];
+  function monitorsFor(prim: PrimView, role: Role): readonly MonitorOp[] {
+    if (role === 'stopped' || prim.monitors.length === 0) return NO_MONITORS;
+    const cacheKey = role === 'promoted' ? 1 : 0;
+    let cached = monitorCache.get(prim);
+    if (!cached) monitorCache.set(prim, (cached = []));
+    return (cached[cacheKey] ??= computeMonitors(prim, role));
+  }
+
+  function computeMonitors(prim: PrimView, role: Role): readonly MonitorOp[] {
     if (!prim.top.promotable) return prim.monitors.filter((m) => m.role !== 'promoted');
     const specific = prim.monitors.filter((m) => (role === 'promoted' ? m.role === 'promoted' : m.role === 'started' || m.role === 'unpromoted'));
     return specific.length ? specific : prim.monitors.filter((m) => m.role === undefined);
   }
 
   function emitMonitors(): void {
+    const every = new Map<number, string>();
+    const fmt = (ms: number): string => {
+      let f = every.get(ms);
+      if (f === undefined) every.set(ms, (f = formatDuration(ms)));
+      return f;
+    };
     const monitorAction = (kind: ActionKind, prim: PrimView, key: string, node: string, interval: number, timeout: number, reason: string) =>
-      dag.add({ id: `${kind} ${key}@${node}/${formatDuration(interval)}`, kind, resource: key, node, interval, timeout, reason });
+      dag.addShared({ id: `${kind} ${key}@${node}/${fmt(interval)}`, kind, resource: key, node, interval, timeout, reason });
     for (const [key, list] of copyOps) {
       for (const ops of list) {
         const prim = ops.prim;
         if (!prim || ops.to === 'stopped') continue;
         const last = ops.promote ?? ops.start ?? ops.demote;
         if (!last) continue;
-        const fromRole: Role = ops.start ? 'stopped' : ops.from === 'promoted' ? 'promoted' : 'started';
-        const before = new Set(monitorsFor(prim, fromRole).map((m) => m.interval));
         const after = monitorsFor(prim, ops.to);
+        if (ops.start) {
+          for (const m of after) {
+            dag.edge(last, monitorAction('monitor-start', prim, key, ops.node.name, m.interval, m.timeout, `watch every ${fmt(m.interval)} as ${ops.to}`));
+          }
+          continue;
+        }
+        const fromRole: Role = ops.from === 'promoted' ? 'promoted' : 'started';
+        const before = new Set(monitorsFor(prim, fromRole).map((m) => m.interval));
         const afterSet = new Set(after.map((m) => m.interval));
         for (const m of monitorsFor(prim, fromRole)) {
-          if (afterSet.has(m.interval) || ops.start) continue;
+          if (afterSet.has(m.interval)) continue;
           const id = monitorAction('monitor-stop', prim, key, ops.node.name, m.interval, m.timeout, `role changes to ${ops.to}`);
           dag.edge(id, ops.promote ?? ops.demote);
         }
         for (const m of after) {
-          if (before.has(m.interval) && !ops.start) continue;
-          const id = monitorAction('monitor-start', prim, key, ops.node.name, m.interval, m.timeout, `watch ${key} every ${formatDuration(m.interval)} as ${ops.to}`);
+          if (before.has(m.interval)) continue;
+          const id = monitorAction('monitor-start', prim, key, ops.node.name, m.interval, m.timeout, `watch every ${fmt(m.interval)} as ${ops.to}`);
           dag.edge(last, id);
         }
       }
@@ -550,9 +620,9 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
       for (const prim of top.members) {
         for (let slot = 0; slot < top.maxPerNode; slot++) {
           const key = slotKey(prim.id, slot);
-          const entries = view.copies.get(key);
+          const entries = view.copiesOf(key);
           if (!entries) continue;
-          for (const [name, copy] of entries) {
+          for (const [name, copy] of Object.entries(entries)) {
             if (!copy.monitors) continue;
             const node = view.nodeByName.get(name);
             if (!node || findOps(key, name)?.start || findOps(key, name)?.stop || findOps(key, name)?.promote || findOps(key, name)?.demote) continue;
@@ -578,7 +648,7 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
           if (!f.expired) continue;
           const age = formatDuration(Math.max(0, view.now - f.last));
           const timeout = prim ? formatDuration(prim.policy.failureTimeout) : '?';
-          dag.add({
+          dag.addShared({
             id: `clear-failures ${f.resource}@${node}`,
             kind: 'clear-failures',
             resource: f.resource,
@@ -623,8 +693,9 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
   }
 
   function promoteReason(ops: CopyOps, t: Target | undefined): string {
-    const old = t ? [...t.current.entries()].filter(([n, c]) => c.promoted && n !== ops.node.index) : [];
-    if (old.length) return `promote on ${ops.node.name}: the primary on ${nodes[old[0]![0]]!.name} is ${sit.cannotHost.get(old[0]![0]) ?? 'demoted'}`;
+    const was = Object.entries(view.copiesOf(ops.key) ?? {}).find(([n, c]) => n !== ops.node.name && c.state === 'promoted');
+    const old = was ? view.nodeByName.get(was[0]) : undefined;
+    if (old) return `promote on ${ops.node.name}: the primary on ${old.name} ${sit.cannotHost.has(old.index) ? `is lost (${sit.cannotHost.get(old.index)})` : 'is demoted'}`;
     return `promote on ${ops.node.name}${t ? `: ${t.decision}` : ''}`;
   }
 
@@ -650,7 +721,7 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
           subject: key,
           from: from.node.name,
           to: to.node.name,
-          reason: from.implied ? `${from.node.name} is fenced first; ${stopWhy(from, targets.get(top.id))}` : stopReason(from, targets.get(top.id)),
+          reason: from.implied ? `${sit.fence.get(from.node.index) ?? from.node.name}; fenced first` : stopReason(from, targets.get(top.id)),
         });
         if (to.promote) transitions.push({ kind: 'promote', subject: key, to: to.node.name, reason: promoteReason(to, targets.get(top.id)) });
       }
@@ -673,16 +744,19 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
       }
     }
     for (const t of targets.values()) {
-      if (t.frozen || t.copies.size > 0) continue;
-      if (t.top.policy.targetRole === 'stopped' || t.runMembers === 0) continue;
       // Wanted to run but cannot: say so once, so the operator sees it.
-      if (t.decision.startsWith('cannot') || t.decision.startsWith('nothing new') || t.decision.startsWith('order') || t.decision.startsWith('colocation')) {
-        transitions.push({ kind: 'blocked', subject: t.top.id, reason: t.decision });
-      }
+      if (!t.frozen && t.blocked !== undefined) transitions.push({ kind: 'blocked', subject: t.top.id, reason: t.blocked });
     }
   }
 }
 
-function sortedNodes(view: ClusterView, names: Set<string>): string[] {
-  return [...names].sort((a, b) => (view.nodeByName.get(a)?.index ?? 1e9) - (view.nodeByName.get(b)?.index ?? 1e9) || (a < b ? -1 : a > b ? 1 : 0));
+const NO_MONITORS: readonly MonitorOp[] = [];
+
+function timeout(prim: PrimView | undefined, op: 'start' | 'stop' | 'promote' | 'demote'): { timeout?: number } {
+  return prim ? { timeout: prim.timeouts[op] } : {};
+}
+
+function sortedNodes(view: ClusterView, names: string[]): string[] {
+  if (names.length < 2) return names;
+  return names.sort((a, b) => (view.nodeByName.get(a)?.index ?? 1e9) - (view.nodeByName.get(b)?.index ?? 1e9) || (a < b ? -1 : a > b ? 1 : 0));
 }

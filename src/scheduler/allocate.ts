@@ -8,7 +8,7 @@
 import type { Colocation, Expression, Location, Rule } from '../model/config.js';
 import type { ScoreContribution } from '../model/plan.js';
 import { formatScore, INFINITY } from '../model/units.js';
-import { failCount, lastFailure, onFailOf, slotKey, type ClusterView, type NodeView, type TopView } from './cluster.js';
+import { failCount, lastFailure, onFailOf, own, slotKey, type ClusterView, type NodeView, type TopView } from './cluster.js';
 import { NodeHeap } from './heap.js';
 import { addScores, allows } from './score.js';
 import { isActive, type Situation } from './situation.js';
@@ -31,6 +31,8 @@ export interface Target {
   /** Group members at this position and after do not run. */
   runMembers: number;
   decision: string;
+  /** Wants to run (more copies) but cannot: why, for the summary. */
+  blocked: string | undefined;
   /** The copies stay exactly as they are: no action is planned for them. */
   frozen: boolean;
   readonly current: ReadonlyMap<number, CurrentCopy>;
@@ -44,18 +46,21 @@ export interface Allocation {
   readonly ruleCache: Map<Rule, Uint8Array>;
 }
 
-export function currentCopies(view: ClusterView, sit: Situation, top: TopView): Map<number, CurrentCopy> {
-  const out = new Map<number, CurrentCopy>();
+const NONE: ReadonlyMap<number, CurrentCopy> = new Map();
+
+export function currentCopies(view: ClusterView, sit: Situation, top: TopView): ReadonlyMap<number, CurrentCopy> {
+  let out: Map<number, CurrentCopy> | undefined;
   for (const m of top.members) {
     for (let slot = 0; slot < top.maxPerNode; slot++) {
       const key = slotKey(m.id, slot);
-      const entries = view.copies.get(key);
+      const entries = view.copiesOf(key);
       if (!entries) continue;
-      for (const nodeName of entries.keys()) {
+      for (const nodeName of Object.keys(entries)) {
         const node = view.nodeByName.get(nodeName);
         if (!node) continue;
         const cond = sit.condition(key, node);
         if (!isActive(cond)) continue;
+        out ??= new Map();
         let cur = out.get(node.index);
         if (!cur) out.set(node.index, (cur = { slots: new Set(), promoted: false, failed: false, fixed: new Set(), fixedWhy: undefined }));
         cur.slots.add(slot);
@@ -77,7 +82,7 @@ export function currentCopies(view: ClusterView, sit: Situation, top: TopView): 
       }
     }
   }
-  return out;
+  return out ?? NONE;
 }
 
 /** Places every resource; colocation primaries before their dependents. */
@@ -119,8 +124,16 @@ export function allocate(view: ClusterView, sit: Situation): Allocation {
   };
 
   const ruleCache = new Map<Rule, Uint8Array>();
+  const currentCache = new Map<string, ReadonlyMap<number, CurrentCopy>>();
+  const currentOf = (top: TopView): ReadonlyMap<number, CurrentCopy> => {
+    let c = currentCache.get(top.id);
+    if (!c) currentCache.set(top.id, (c = currentCopies(view, sit, top)));
+    return c;
+  };
   const targets = new Map<string, Target>();
-  const inProgress = new Set<string>();
+  const byIndex: Array<Target | undefined> = new Array(view.tops.length);
+  /** 0: not placed, 1: placing (its primaries first), 2: placed. */
+  const progress = new Uint8Array(view.tops.length);
 
   // Priority first, then config order; primaries are pulled forward by place().
   const order = [...view.tops].sort((a, b) => b.policy.priority - a.policy.priority || a.index - b.index);
@@ -129,26 +142,25 @@ export function allocate(view: ClusterView, sit: Situation): Allocation {
   return { targets, ruleCache };
 
   function place(top: TopView): void {
-    if (targets.has(top.id) || inProgress.has(top.id)) return;
-    inProgress.add(top.id);
-    for (const c of view.colocationsOf.get(top.id) ?? []) {
-      const primary = view.topById.get(c.with);
-      if (primary) place(primary);
-    }
+    if (progress[top.index] !== 0) return;
+    progress[top.index] = 1;
+    for (const link of view.primariesOf[top.index] ?? []) place(link.other);
     const t = decide(top);
     for (const [n, count] of t.copies) for (let i = 0; i < count; i++) assign(n, top);
     targets.set(top.id, t);
-    inProgress.delete(top.id);
+    byIndex[top.index] = t;
+    progress[top.index] = 2;
   }
 
   function decide(top: TopView): Target {
-    const current = currentCopies(view, sit, top);
+    const current = currentOf(top);
     const t: Target = {
       top,
       copies: new Map(),
       promoted: new Set(),
       runMembers: top.members.length,
       decision: '',
+      blocked: undefined,
       frozen: false,
       current,
       baseScore: view.symmetric ? 0 : -INFINITY,
@@ -215,6 +227,7 @@ export function allocate(view: ClusterView, sit: Situation): Allocation {
       keepRunning(t);
       const names = sit.unfencedUnclean.map((i) => nodes[i]!.name).join(', ');
       t.decision = `nothing new may start until unclean ${names} ${sit.unfencedUnclean.length > 1 ? 'are' : 'is'} fenced (requires fencing)`;
+      if (t.copies.size === 0 || top.isClone) t.blocked = t.decision;
       return t;
     }
 
@@ -259,9 +272,9 @@ export function allocate(view: ClusterView, sit: Situation): Allocation {
   function score(top: TopView, t: Target): void {
     if (!view.symmetric) t.contributions.push({ node: '*', score: -INFINITY, source: 'asymmetric cluster: only where a location allows' });
     addOwnPreferences(top, t, '');
-    for (const c of view.colocationsOf.get(top.id) ?? []) {
-      if (c.role === 'promoted') continue; // decides promotion, not placement
-      applyColocation(t, c);
+    for (const link of view.primariesOf[top.index] ?? []) {
+      if (link.colocation.role === 'promoted') continue; // decides promotion, not placement
+      applyColocation(t, link.colocation, byIndex[link.other.index]);
     }
     addDependentInfluence(top, t);
   }
@@ -318,8 +331,7 @@ export function allocate(view: ClusterView, sit: Situation): Allocation {
     return m;
   }
 
-  function applyColocation(t: Target, c: Colocation): void {
-    const primary = targets.get(c.with);
+  function applyColocation(t: Target, c: Colocation, primary: Target | undefined): void {
     if (!primary) return; // unresolvable (cycle); validation rejects these
     const where = [...primary.copies.keys()].filter((n) =>
       c.withRole === 'promoted' ? primary.promoted.has(n) : c.withRole === 'unpromoted' ? !primary.promoted.has(n) : true,
@@ -343,14 +355,14 @@ export function allocate(view: ClusterView, sit: Situation): Allocation {
 
   /** Dependents that must run with this resource pull it towards where they can run. */
   function addDependentInfluence(top: TopView, t: Target): void {
-    const deps = (view.colocationsWith.get(top.id) ?? []).filter((c) => c.score >= INFINITY && c.role !== 'promoted' && !targets.has(c.resource));
+    const links = view.dependentsOf[top.index];
+    if (links === undefined) return;
+    const deps = links.filter((l) => l.colocation.score >= INFINITY && l.colocation.role !== 'promoted' && progress[l.other.index] === 0);
     if (deps.length === 0) return;
     const before = { base: t.baseScore, scores: new Map(t.scores), contributions: t.contributions.length };
     const hadNode = bestExists(t);
-    for (const c of deps) {
-      const dep = view.topById.get(c.resource);
-      if (!dep) continue;
-      const depCurrent = currentCopies(view, sit, dep);
+    for (const { other: dep } of deps) {
+      const depCurrent = currentOf(dep);
       const proxy: Target = { ...t, current: depCurrent };
       addOwnPreferences(dep, proxy, `via ${dep.id}: `);
       t.scores = proxy.scores;
@@ -396,6 +408,7 @@ export function allocate(view: ClusterView, sit: Situation): Allocation {
     }
     if (best < 0) {
       t.decision = noNodeReason(t);
+      t.blocked = t.decision;
       return;
     }
     t.copies.set(best, 1);
@@ -458,10 +471,11 @@ export function allocate(view: ClusterView, sit: Situation): Allocation {
       }
     }
     const total = placed + fixedCount;
+    if (total === 0) t.blocked = noNodeReason(t);
     t.decision =
       total === 0
         ? noNodeReason(t)
-        : `${total} ${total === 1 ? 'copy' : 'copies'} on ${[...t.copies.keys()].map((n) => nodes[n]!.name).join(', ')}${
+        : `${total} ${total === 1 ? 'copy' : 'copies'} on ${[...t.copies.keys()].sort((a, b) => a - b).map((n) => nodes[n]!.name).join(', ')}${
             top.maxCopies !== undefined && total < top.maxCopies ? ` (${top.maxCopies} wanted; no more nodes allowed)` : ''
           }`;
   }
@@ -479,7 +493,7 @@ export function allocate(view: ClusterView, sit: Situation): Allocation {
     for (const n of t.copies.keys()) {
       if (t.promoted.has(n)) continue;
       if (t.current.get(n)?.fixed.size) continue;
-      let s = view.copies.get(prim.id)?.get(nodes[n]!.name)?.promotionScore ?? 0;
+      let s = own(view.copiesOf(prim.id), nodes[n]!.name)?.promotionScore ?? 0;
       const why: string[] = [];
       for (const loc of view.locations.get(top.id) ?? []) {
         if (loc.role !== 'promoted') continue;
@@ -487,9 +501,9 @@ export function allocate(view: ClusterView, sit: Situation): Allocation {
           if (loc.node === nodes[n]!.name) s = addScores(s, loc.score ?? 0);
         } else for (const r of loc.rules ?? []) if (ruleMatches(r)[n]) s = addScores(s, r.score);
       }
-      for (const c of view.colocationsOf.get(top.id) ?? []) {
+      for (const { colocation: c, other } of view.primariesOf[top.index] ?? []) {
         if (c.role !== 'promoted') continue;
-        const p = targets.get(c.with);
+        const p = byIndex[other.index];
         const there = p !== undefined && p.copies.has(n) && (c.withRole !== 'promoted' || p.promoted.has(n));
         if (c.score >= INFINITY && !there) s = -INFINITY;
         else if (there) s = addScores(s, c.score);

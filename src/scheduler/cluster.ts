@@ -61,6 +61,45 @@ export interface PrimView {
   readonly ops: readonly Operation[];
 }
 
+const NO_OPS: readonly Operation[] = [];
+const NO_UTILIZATION: Readonly<Record<string, number>> = {};
+
+/** Operation details are worked out on first use: most primitives need none in a steady cycle. */
+class Prim implements PrimView {
+  readonly id: string;
+  private monitorCache: readonly MonitorOp[] | undefined;
+  private timeoutCache: Readonly<Record<'start' | 'stop' | 'promote' | 'demote', number>> | undefined;
+
+  constructor(
+    readonly def: Primitive,
+    readonly top: TopView,
+    readonly position: number,
+    readonly policy: Policy,
+    private readonly opTimeout: number,
+  ) {
+    this.id = def.id;
+  }
+
+  get ops(): readonly Operation[] {
+    return this.def.operations ?? NO_OPS;
+  }
+
+  get utilization(): Readonly<Record<string, number>> {
+    return this.def.utilization ?? NO_UTILIZATION;
+  }
+
+  get monitors(): readonly MonitorOp[] {
+    return (this.monitorCache ??= this.ops
+      .filter((o) => o.name === 'monitor' && (o.interval ?? 0) > 0)
+      .map((o) => ({ interval: o.interval ?? 0, timeout: o.timeout ?? this.opTimeout, role: o.role })));
+  }
+
+  get timeouts(): Readonly<Record<'start' | 'stop' | 'promote' | 'demote', number>> {
+    const of = (name: string) => this.ops.find((o) => o.name === name)?.timeout ?? this.opTimeout;
+    return (this.timeoutCache ??= { start: of('start'), stop: of('stop'), promote: of('promote'), demote: of('demote') });
+  }
+}
+
 export type TopKind = 'primitive' | 'group' | 'clone' | 'promotable';
 
 export interface TopView {
@@ -79,6 +118,12 @@ export interface TopView {
   /** The policy set on the top-level resource itself (members may override). */
   readonly policy: Policy;
   readonly utilization: Readonly<Record<string, number>>;
+}
+
+export interface ColocationLink {
+  readonly colocation: Colocation;
+  /** The other resource of the colocation. */
+  readonly other: TopView;
 }
 
 export interface FailureView {
@@ -110,9 +155,13 @@ export interface ClusterView {
   /** Colocations by dependent resource and by primary (`with`) resource. */
   readonly colocationsOf: ReadonlyMap<string, readonly Colocation[]>;
   readonly colocationsWith: ReadonlyMap<string, readonly Colocation[]>;
+  /** By top index: colocations in which the top is the dependent, with the primary resolved. */
+  readonly primariesOf: ReadonlyArray<readonly ColocationLink[] | undefined>;
+  /** By top index: colocations in which the top is the primary, with the dependent resolved. */
+  readonly dependentsOf: ReadonlyArray<readonly ColocationLink[] | undefined>;
   readonly orders: readonly Order[];
-  /** Copies by status key (primitive id, or `id:k` for extra copies on a node), then node. */
-  readonly copies: ReadonlyMap<string, ReadonlyMap<string, CopyStatus>>;
+  /** Copies of a status key (primitive id, or `id:k` for extra copies on a node), by node. */
+  copiesOf(key: string): Readonly<Record<string, CopyStatus>> | undefined;
   /** Failures by primitive id (base id, without `:k`), then node. */
   readonly failures: ReadonlyMap<string, ReadonlyMap<string, readonly FailureView[]>>;
   /** Status keys whose primitive is not configured. */
@@ -157,7 +206,7 @@ export function buildClusterView(config: Config, status: Status, now: number): C
   const opTimeout = d.operationTimeout ?? DEFAULTS.operationTimeout;
 
   const nodes: NodeView[] = config.nodes.map((n, index) => {
-    const s = status.nodes[n.name];
+    const s = own(status.nodes, n.name);
     return {
       name: n.name,
       index,
@@ -200,22 +249,8 @@ export function buildClusterView(config: Config, status: Status, now: number): C
     const util: Record<string, number> = {};
     prims.forEach((p, position) => {
       const policy = p === inner ? innerPolicy : policyOf(p, innerPolicy);
-      const ops = p.operations ?? [];
-      const timeoutOf = (name: string) => ops.find((o) => o.name === name)?.timeout ?? opTimeout;
-      const view: PrimView = {
-        id: p.id,
-        def: p,
-        top,
-        position,
-        policy,
-        ops,
-        monitors: ops
-          .filter((o) => o.name === 'monitor' && (o.interval ?? 0) > 0)
-          .map((o) => ({ interval: o.interval ?? 0, timeout: o.timeout ?? opTimeout, role: o.role })),
-        timeouts: { start: timeoutOf('start'), stop: timeoutOf('stop'), promote: timeoutOf('promote'), demote: timeoutOf('demote') },
-        utilization: p.utilization ?? {},
-      };
-      for (const [k, v] of Object.entries(view.utilization)) util[k] = (util[k] ?? 0) + v;
+      const view = new Prim(p, top, position, policy, opTimeout);
+      if (p.utilization) for (const [k, v] of Object.entries(p.utilization)) util[k] = (util[k] ?? 0) + v;
       top.members.push(view);
       primById.set(p.id, view);
     });
@@ -231,13 +266,20 @@ export function buildClusterView(config: Config, status: Status, now: number): C
   );
   const colocs = constraints.filter((x): x is Colocation => x.type === 'colocation');
   const orders = constraints.filter((x): x is Order => x.type === 'order');
-
-  const copies = new Map<string, Map<string, CopyStatus>>();
-  const orphanSet = new Set<string>();
-  for (const [key, perNode] of Object.entries(status.resources ?? {})) {
-    copies.set(key, new Map(Object.entries(perNode)));
-    if (!primById.has(baseId(key))) orphanSet.add(key);
+  const primariesOf: Array<ColocationLink[] | undefined> = new Array(tops.length);
+  const dependentsOf: Array<ColocationLink[] | undefined> = new Array(tops.length);
+  for (const c of colocs) {
+    const dep = topById.get(c.resource);
+    const primary = topById.get(c.with);
+    if (!dep || !primary) continue;
+    (primariesOf[dep.index] ??= []).push({ colocation: c, other: primary });
+    (dependentsOf[primary.index] ??= []).push({ colocation: c, other: dep });
   }
+
+  // Read straight from the status: copying 100,000 records into maps costs more than the lookups.
+  const recorded = status.resources ?? {};
+  const orphans: string[] = [];
+  for (const key in recorded) if (Object.hasOwn(recorded, key) && !primById.has(baseId(key))) orphans.push(key);
 
   const failures = new Map<string, Map<string, FailureView[]>>();
   for (const f of status.failures ?? []) {
@@ -278,11 +320,22 @@ export function buildClusterView(config: Config, status: Status, now: number): C
     locations,
     colocationsOf: groupBy(colocs, (x) => x.resource),
     colocationsWith: groupBy(colocs, (x) => x.with),
+    primariesOf,
+    dependentsOf,
     orders,
-    copies,
+    copiesOf: (key) => own(recorded, key),
     failures,
-    orphans: [...orphanSet],
+    orphans,
   };
+}
+
+/** A record's own property (never one inherited from Object.prototype, whatever the key). */
+export function own<T extends object>(record: Readonly<Record<string, T>> | undefined, key: string): T | undefined {
+  if (record === undefined) return undefined;
+  const v = record[key];
+  // What a plain object inherits is a function (or the prototype itself, for __proto__): not a record.
+  if (v === undefined || typeof v === 'function' || v === Object.prototype) return undefined;
+  return v;
 }
 
 function threshold(v: number | 'INFINITY' | undefined): number | undefined {
@@ -301,6 +354,18 @@ interface PolicyFields {
 }
 
 function policyOf(r: PolicyFields, parent: Policy): Policy {
+  if (
+    r.stickiness === undefined &&
+    r.migrationThreshold === undefined &&
+    r.failureTimeout === undefined &&
+    r.onFail === undefined &&
+    r.requires === undefined &&
+    r.targetRole === undefined &&
+    r.managed === undefined &&
+    r.priority === undefined
+  ) {
+    return parent; // the common case: shared, not copied
+  }
   return {
     stickiness: r.stickiness ?? parent.stickiness,
     migrationThreshold: threshold(r.migrationThreshold) ?? parent.migrationThreshold,

@@ -55,6 +55,9 @@ function drop(t: Target, where: (node: number) => boolean, why: string): boolean
     t.promoted.delete(n);
     changed = true;
   }
-  if (changed) t.decision = why;
+  if (changed) {
+    t.decision = why;
+    t.blocked = why;
+  }
   return changed;
 }

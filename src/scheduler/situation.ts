@@ -3,7 +3,7 @@
 // one on an unclean node is lost until the node is fenced).
 
 import type { CopyStatus } from '../model/status.js';
-import { baseId, lastFailure, onFailOf, type ClusterView, type NodeView, type PrimView } from './cluster.js';
+import { baseId, lastFailure, onFailOf, own, type ClusterView, type NodeView, type PrimView } from './cluster.js';
 
 /**
  * stopped/started/promoted/failed/unknown: as observed on a reachable node.
@@ -82,7 +82,7 @@ export function assess(view: ClusterView): Situation {
 
   const unprobed = view.nodes.filter((n) => n.state === 'online' && !n.probed && !n.maintenance).map((n) => n.index);
 
-  const copy = (key: string, node: string) => view.copies.get(key)?.get(node);
+  const copy = (key: string, node: string) => own(view.copiesOf(key), node);
   const condition = (key: string, node: NodeView): CopyCondition => {
     const recorded = copy(key, node.name)?.state ?? 'stopped';
     switch (node.state) {
@@ -111,7 +111,7 @@ function stillFailed(view: ClusterView, prim: PrimView, node: string): boolean {
   const top = prim.top;
   for (let slot = 0; slot < top.maxPerNode; slot++) {
     const key = slot === 0 ? prim.id : `${prim.id}:${slot}`;
-    if (view.copies.get(key)?.get(node)?.state === 'failed') return true;
+    if (own(view.copiesOf(key), node)?.state === 'failed') return true;
   }
   return false;
 }

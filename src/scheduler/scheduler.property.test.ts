@@ -1,0 +1,322 @@
+// Property tests of the scheduler: for random but valid clusters (arbitrary.test-support.ts),
+// the invariants every plan must keep — safety (one active copy, no start on a node that may not
+// host, fencing first, bans), ordering (order constraints, an acyclic DAG), purity (the same
+// bytes out) and convergence (after the plan, nothing is left to do).
+//
+// The seed is fixed so a run is reproducible; HAVEN_PROPERTY_SEED and HAVEN_PROPERTY_RUNS
+// override it and the number of runs per property. A failure prints the shrunk counterexample as
+// config and status YAML; with HAVEN_PROPERTY_REPORT=<dir> it is also written there.
+
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import type { Action, Plan } from '../model/plan.js';
+import type { Status } from '../model/status.js';
+import { generationStats, scenarioArb, scenarioYaml, type Scenario } from './arbitrary.test-support.js';
+import { ACTIVE_STATES, baseOf, copyId, Dag, factsOf, type Facts } from './facts.test-support.js';
+import { plan } from './index.js';
+import { applyPlan } from './simulate.js';
+
+const SEED = Number(process.env['HAVEN_PROPERTY_SEED'] ?? 20261124);
+const RUNS = Number(process.env['HAVEN_PROPERTY_RUNS'] ?? 300);
+const REPORT = process.env['HAVEN_PROPERTY_REPORT'];
+
+/** A scenario with its plan, the status after it, and the facts of the status. */
+interface Planned {
+  readonly s: Scenario;
+  readonly facts: Facts;
+  readonly plan: Plan;
+  readonly dag: Dag;
+  readonly after: Status;
+}
+
+function planned(s: Scenario): Planned {
+  const p = plan(s.config, s.status, s.now);
+  return { s, facts: factsOf(s.config, s.status, s.now), plan: p, dag: new Dag(p), after: applyPlan(s.status, p) };
+}
+
+class Violation extends Error {}
+
+function violated(message: string): never {
+  throw new Violation(message);
+}
+
+function summary(p: Plan): string {
+  const edges = p.edges.map(([a, b]) => `  ${a} → ${b}`);
+  return [...p.actions.map((a) => `  ${a.id}${a.implied ? ' (implied)' : ''}: ${a.reason}`), ...(edges.length ? ['  edges:', ...edges] : [])].join('\n');
+}
+
+function property(name: string, check: (x: Planned) => void, runs = RUNS): void {
+  test(name, () => {
+    const details = fc.check(
+      fc.property(scenarioArb(), (s) => {
+        check(planned(s));
+      }),
+      { seed: SEED, numRuns: runs },
+    );
+    if (!details.failed) return;
+    const s = details.counterexample?.[0];
+    const err = details.errorInstance;
+    const what = err instanceof Error ? err.message : String(err);
+    const text = [
+      `property "${name}" failed (seed ${details.seed}, path ${details.counterexamplePath ?? '?'}, ${details.numShrinks} shrinks)`,
+      `what is wrong: ${what}`,
+      ...(s ? [scenarioYaml(s), '# --- plan', summary(plan(s.config, s.status, s.now))] : []),
+    ].join('\n');
+    if (REPORT) {
+      mkdirSync(REPORT, { recursive: true });
+      writeFileSync(join(REPORT, `${name.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}.yaml`), `${text}\n`);
+    }
+    if (!(err instanceof Violation)) assert.fail(`${text}\n${err instanceof Error ? err.stack : ''}`);
+    assert.fail(text);
+  });
+}
+
+const isStartLike = (a: Action): boolean => a.kind === 'start' || a.kind === 'promote';
+const activeAfter = (after: Status, key: string, node: string): boolean => {
+  const c = after.resources?.[key]?.[node];
+  return c !== undefined && ACTIVE_STATES.has(c.state);
+};
+const onlineAfter = (after: Status, node: string): boolean => after.nodes[node]?.state === 'online';
+
+/** Status keys of a primitive (its id and `id:k` clone slots) in a status. */
+function keysOf(status: Status, prim: string): string[] {
+  return Object.keys(status.resources ?? {}).filter((k) => baseOf(k) === prim);
+}
+
+// a. -------------------------------------------------------------------------------------------
+property('a. a primitive that is not a clone is active on at most one online node after the plan', ({ facts, after }) => {
+  for (const top of facts.tops.values()) {
+    if (top.isClone) continue;
+    for (const p of top.prims) {
+      const frozen = Object.keys(facts.status.resources?.[p.id] ?? {}).filter((n) => facts.frozen.has(copyId(p.id, n)));
+      const active = Object.keys(after.resources?.[p.id] ?? {}).filter((n) => onlineAfter(after, n) && activeAfter(after, p.id, n));
+      if (frozen.length > 0) {
+        // Copies the plan cannot touch stay; nothing may join them.
+        const extra = active.filter((n) => !frozen.includes(n));
+        if (extra.length) {
+          violated(
+            `${p.id} is active on ${active.join(', ')} after the plan; only its copies left as they are (${frozen
+              .map((n) => `${n}: ${facts.frozen.get(copyId(p.id, n))}`)
+              .join('; ')}) may be active`,
+          );
+        }
+      } else if (active.length > 1) {
+        violated(`${p.id} is active on ${active.length} online nodes after the plan: ${active.join(', ')}`);
+      }
+    }
+  }
+});
+
+// b. -------------------------------------------------------------------------------------------
+property('b. nothing starts or is promoted on a node that may not host resources', ({ facts, plan: p }) => {
+  const fenced = new Set(p.actions.filter((a) => a.kind === 'fence').map((a) => a.node));
+  for (const a of p.actions) {
+    if (!isStartLike(a)) continue;
+    const why = facts.cannotHost(a.node!) ?? (fenced.has(a.node) ? `${a.node} is fenced in this plan` : undefined);
+    if (why !== undefined) violated(`${a.id}: ${why}`);
+  }
+});
+
+// c. -------------------------------------------------------------------------------------------
+property('c. starts that require fencing, and recoveries from a fenced node, come after the fences', ({ facts, plan: p, dag }) => {
+  const fences = p.actions.filter((a) => a.kind === 'fence');
+  if (fences.length === 0) return;
+  for (const a of p.actions) {
+    if (a.kind !== 'start') continue;
+    const prim = facts.prims.get(baseOf(a.resource!));
+    if (!prim) continue;
+    const before = dag.ancestors(a.id);
+    if (prim.policy.requires === 'fencing') {
+      for (const f of fences) if (!before.has(f.id)) violated(`${a.id} requires fencing but may run before ${f.id}`);
+    }
+    if (!prim.top.isClone) {
+      // The copy that ran (or may have run) on a node being fenced is stopped only by the fence.
+      for (const f of fences) {
+        const was = facts.status.resources?.[prim.id]?.[f.node!]?.state;
+        if (was !== undefined && was !== 'stopped' && !before.has(f.id)) {
+          violated(`${a.id} recovers ${prim.id}, which was ${was} on ${f.node}, but may run before ${f.id}`);
+        }
+      }
+    }
+  }
+});
+
+// d. -------------------------------------------------------------------------------------------
+const INVERSE = { start: 'stop', stop: 'start', promote: 'demote', demote: 'promote' } as const;
+type ResourceAction = keyof typeof INVERSE;
+
+property('d. order constraints hold in the DAG', ({ facts, plan: p, dag }) => {
+  const ofTop = (top: string, kind: ResourceAction): Action[] => {
+    const prims = new Set(facts.tops.get(top)?.prims.map((x) => x.id) ?? []);
+    return p.actions.filter((a) => a.kind === kind && a.resource !== undefined && prims.has(baseOf(a.resource)));
+  };
+  for (const o of facts.config.constraints ?? []) {
+    if (o.type !== 'order' || o.kind === 'serialize') continue;
+    const first = facts.tops.get(o.first)!;
+    const then = facts.tops.get(o.then)!;
+    const interleaved = first.isClone && then.isClone && then.interleave;
+    const fa: ResourceAction = o.firstAction ?? 'start';
+    const ta: ResourceAction = o.thenAction ?? fa;
+    const need = (fromTop: string, a: ResourceAction, toTop: string, b: ResourceAction, how: string): void => {
+      const before = ofTop(fromTop, a);
+      if (before.length === 0) return;
+      for (const y of ofTop(toTop, b)) {
+        const anc = dag.ancestors(y.id);
+        for (const x of before) {
+          if (interleaved && x.node !== y.node) continue;
+          if (!anc.has(x.id)) violated(`order ${o.id} (${how}): ${y.id} may run before ${x.id}`);
+        }
+      }
+    };
+    need(o.first, fa, o.then, ta, `${o.first} ${fa} then ${o.then} ${ta}${interleaved ? ', interleaved' : ''}`);
+    if (o.symmetrical ?? true) need(o.then, INVERSE[ta], o.first, INVERSE[fa], `reverse: ${o.then} ${INVERSE[ta]} then ${o.first} ${INVERSE[fa]}`);
+  }
+});
+
+// e. -------------------------------------------------------------------------------------------
+property('e. the plan is a well-formed DAG: unique ids, known ends, no cycle, a reason everywhere', ({ plan: p, dag }) => {
+  const ids = new Set<string>();
+  for (const a of p.actions) {
+    if (ids.has(a.id)) violated(`duplicate action id ${a.id}`);
+    ids.add(a.id);
+    if (typeof a.reason !== 'string' || a.reason.trim() === '') violated(`${a.id} has no reason`);
+    if (['start', 'stop', 'promote', 'demote', 'monitor-start', 'monitor-stop'].includes(a.kind) && (a.resource === undefined || a.node === undefined)) {
+      violated(`${a.id} (${a.kind}) names no resource or node`);
+    }
+  }
+  for (const [b, a] of p.edges) {
+    if (!ids.has(b) || !ids.has(a)) violated(`edge ${b} → ${a} names an action not in the plan`);
+    if (b === a) violated(`edge ${b} → ${a} is a loop`);
+  }
+  const cycle = dag.findCycle();
+  if (cycle) violated(`cycle: ${cycle.join(' → ')}`);
+  for (const t of p.transitions) if (t.reason.trim() === '') violated(`transition ${t.kind} ${t.subject} has no reason`);
+});
+
+// f. -------------------------------------------------------------------------------------------
+property('f. planning is deterministic and leaves its inputs alone', ({ s, plan: p }) => {
+  const once = JSON.stringify(p);
+  const configBefore = JSON.stringify(s.config);
+  const statusBefore = JSON.stringify(s.status);
+  if (JSON.stringify(plan(s.config, s.status, s.now)) !== once) violated('planning twice gave two different plans');
+  if (JSON.stringify(plan(structuredClone(s.config), structuredClone(s.status), s.now)) !== once) violated('planning a copy of the inputs gave a different plan');
+  if (JSON.stringify(s.config) !== configBefore) violated('planning changed the config');
+  if (JSON.stringify(s.status) !== statusBefore) violated('planning changed the status');
+});
+
+// g. -------------------------------------------------------------------------------------------
+property('g. after the plan succeeds, planning again finds nothing to do', ({ s, after }) => {
+  const next = plan(s.config, after, s.now);
+  if (next.actions.length > 0) violated(`the next plan still has ${next.actions.length} action(s):\n${summary(next)}`);
+});
+
+// h. -------------------------------------------------------------------------------------------
+property('h. clones keep maxCopies, maxPerNode and promotedMax after the plan', ({ facts, after }) => {
+  for (const top of facts.tops.values()) {
+    if (!top.isClone) continue;
+    for (const p of top.prims) {
+      let frozenCopies = 0;
+      let frozenPromoted = 0;
+      const frozenOn = new Map<string, number>();
+      for (const key of keysOf(facts.status, p.id)) {
+        for (const [n, c] of Object.entries(facts.status.resources![key]!)) {
+          if (!facts.frozen.has(copyId(key, n))) continue;
+          frozenCopies++;
+          frozenOn.set(n, (frozenOn.get(n) ?? 0) + 1);
+          if (c.state === 'promoted') frozenPromoted++;
+        }
+      }
+      let copies = 0;
+      let promoted = 0;
+      const on = new Map<string, number>();
+      const promotedOn = new Map<string, number>();
+      for (const key of keysOf(after, p.id)) {
+        for (const [n, c] of Object.entries(after.resources![key]!)) {
+          if (!onlineAfter(after, n) || !ACTIVE_STATES.has(c.state) || facts.frozen.has(copyId(key, n))) continue;
+          copies++;
+          on.set(n, (on.get(n) ?? 0) + 1);
+          if (c.state === 'promoted') {
+            promoted++;
+            promotedOn.set(n, (promotedOn.get(n) ?? 0) + 1);
+          }
+        }
+      }
+      const where = (m: Map<string, number>) => [...m].map(([n, k]) => `${n}×${k}`).join(', ');
+      if (top.maxCopies !== undefined && copies > Math.max(0, top.maxCopies - frozenCopies)) {
+        violated(`${p.id}: ${copies} copies (${where(on)}) besides ${frozenCopies} left as they are; maxCopies is ${top.maxCopies}`);
+      }
+      for (const [n, k] of on) {
+        const fixed = frozenOn.get(n) ?? 0;
+        if (k > Math.max(0, top.maxPerNode - fixed)) violated(`${p.id}: ${k} copies on ${n} besides ${fixed} left as they are; maxPerNode is ${top.maxPerNode}`);
+      }
+      if (top.promotable) {
+        if (promoted > Math.max(0, top.promotedMax - frozenPromoted)) {
+          violated(`${p.id}: ${promoted} promoted copies (${where(promotedOn)}) besides ${frozenPromoted} left as they are; promotedMax is ${top.promotedMax}`);
+        }
+        for (const [n, k] of promotedOn) if (k > top.promotedMaxPerNode) violated(`${p.id}: ${k} promoted copies on ${n}; promotedMaxPerNode is ${top.promotedMaxPerNode}`);
+      }
+    }
+  }
+});
+
+// i. -------------------------------------------------------------------------------------------
+property('i. nothing is placed on a node its -INFINITY locations or its failures ban', ({ facts, plan: p, after }) => {
+  for (const a of p.actions) {
+    if (!isStartLike(a)) continue;
+    const prim = facts.prims.get(baseOf(a.resource!));
+    if (!prim) continue;
+    const why = facts.bannedByLocation(prim.top.id, a.node!, false) ?? facts.bannedByFailures(prim.top.id, a.node!) ?? (a.kind === 'promote' ? facts.bannedByLocation(prim.top.id, a.node!, true) : undefined);
+    if (why) violated(`${a.id}, but ${why} bans ${prim.top.id} from ${a.node}`);
+  }
+  for (const [key, perNode] of Object.entries(after.resources ?? {})) {
+    const prim = facts.prims.get(baseOf(key));
+    if (!prim) continue;
+    for (const [n, c] of Object.entries(perNode)) {
+      if (!onlineAfter(after, n) || !ACTIVE_STATES.has(c.state) || facts.frozen.has(copyId(key, n))) continue;
+      const why = facts.bannedByLocation(prim.top.id, n, false) ?? facts.bannedByFailures(prim.top.id, n) ?? (c.state === 'promoted' ? facts.bannedByLocation(prim.top.id, n, true) : undefined);
+      if (why) violated(`${key} is ${c.state} on ${n} after the plan, but ${why} bans ${prim.top.id} from there`);
+    }
+  }
+});
+
+// j. -------------------------------------------------------------------------------------------
+property('j. copies the plan cannot touch are left alone; a cluster in maintenance only observes', ({ facts, plan: p }) => {
+  for (const a of p.actions) {
+    if (facts.clusterMaintenance && a.kind !== 'probe' && a.kind !== 'clear-failures') violated(`${a.id} in a cluster in maintenance`);
+    if (a.resource === undefined || a.node === undefined || a.kind === 'clear-failures') continue;
+    const why = facts.frozen.get(copyId(a.resource, a.node));
+    if (why !== undefined) violated(`${a.id}, but the copy must be left as it is: ${why}`);
+  }
+});
+
+test('the generator produces valid scenarios, rarely rejects, and covers the interesting cases', () => {
+  const seen = { clone: 0, promotable: 0, group: 0, unclean: 0, fences: 0, orders: 0, colocations: 0, rules: 0, twoActive: 0, orphan: 0, failures: 0, noQuorum: 0 };
+  const samples = fc.sample(scenarioArb(), { seed: SEED, numRuns: 200 });
+  for (const s of samples) {
+    const kinds = new Set((s.config.resources ?? []).map((r) => r.type));
+    if (kinds.has('clone')) seen.clone++;
+    if (kinds.has('promotable')) seen.promotable++;
+    if (kinds.has('group')) seen.group++;
+    if (Object.values(s.status.nodes).some((n) => n.state === 'unclean')) seen.unclean++;
+    if (plan(s.config, s.status, s.now).actions.some((a) => a.kind === 'fence')) seen.fences++;
+    const cs = s.config.constraints ?? [];
+    if (cs.some((c) => c.type === 'order')) seen.orders++;
+    if (cs.some((c) => c.type === 'colocation')) seen.colocations++;
+    if (cs.some((c) => c.type === 'location' && c.rules)) seen.rules++;
+    const facts = factsOf(s.config, s.status, s.now);
+    for (const top of facts.tops.values()) {
+      if (top.isClone) continue;
+      for (const p of top.prims) if (Object.values(s.status.resources?.[p.id] ?? {}).filter((c) => ACTIVE_STATES.has(c.state)).length > 1) seen.twoActive++;
+    }
+    if (Object.keys(s.status.resources ?? {}).some((k) => !facts.prims.has(baseOf(k)))) seen.orphan++;
+    if ((s.status.failures ?? []).length) seen.failures++;
+    if (s.status.quorum === false) seen.noQuorum++;
+  }
+  const total = generationStats.built + generationStats.rejected;
+  const rejectRate = total ? generationStats.rejected / total : 0;
+  assert.ok(rejectRate < 0.2, `too many rejected scenarios: ${(rejectRate * 100).toFixed(1)}%: ${JSON.stringify([...generationStats.rejectReasons])}`);
+  for (const [k, v] of Object.entries(seen)) assert.ok(v >= 5, `only ${v} of ${samples.length} scenarios have ${k}`);
+});
