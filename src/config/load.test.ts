@@ -202,6 +202,42 @@ describe('parseConfig: YAML syntax errors', () => {
   });
 });
 
+describe('parseConfig: anchors and merge keys', () => {
+  const SHARED = [
+    'cluster: { name: lab }',
+    'nodes: [{ name: n1 }]',
+    'x-monitored: &monitored',
+    '  agent: process',
+    '  operations: [{ name: monitor, interval: 10s }]',
+    'resources:',
+    '  - { <<: *monitored, type: primitive, id: a }',
+    '  - { <<: *monitored, type: primitive, id: b, agent: vip }',
+  ];
+
+  it('takes shared fields from a top-level x- key through merge keys; own fields win', () => {
+    const r = parseConfig(doc(...SHARED), 'c.yaml');
+    assert.equal(r.ok, true, r.ok ? '' : formatConfigErrors(r.errors));
+    if (!r.ok) return;
+    const [a, b] = r.config.resources ?? [];
+    assert.equal(a?.type === 'primitive' ? a.agent : undefined, 'process');
+    assert.equal(b?.type === 'primitive' ? b.agent : undefined, 'vip');
+    assert.equal(a?.type === 'primitive' ? a.operations?.[0]?.interval : undefined, 10_000);
+  });
+
+  it('points an error in merged fields at the anchor, where it has to be fixed', () => {
+    const text = doc(...SHARED).replace('interval: 10s', 'interval: 10x');
+    const errors = errorsOf(text);
+    assert.equal(errors.length, 2, formatConfigErrors(errors));
+    expectError(errors, '5:43', 'resources[0].operations[0].interval: "10x" is not a duration');
+    expectError(errors, '5:43', 'resources[1].operations[0].interval: "10x" is not a duration');
+  });
+
+  it('allows x- keys only at the top level', () => {
+    const errors = errorsOf(doc('cluster:', '  name: lab', '  x-note: hi', 'nodes: [{ name: n1 }]'));
+    expectError(errors, '3:3', 'cluster: unknown key "x-note"');
+  });
+});
+
 describe('formatConfigErrors', () => {
   it('prints file:line:col: message (hint: …), one line each', () => {
     const text = formatConfigErrors([

@@ -32,13 +32,23 @@ export function parseWithSchema<S extends z.ZodType>(text: string, file: string,
   const source = new YamlSource(text, file);
   const syntax = source.syntaxErrors();
   if (syntax.length > 0) return { ok: false, errors: syntax };
-  const data = source.toJS();
+  const data = withoutExtensionKeys(source.toJS());
   const parsed = schema.safeParse(data);
   if (!parsed.success) {
     const problems = problemsFromIssues(parsed.error.issues, data, schema);
     return { ok: false, errors: sortErrors(problems.map((p) => source.error(p))) };
   }
   return { ok: true, value: parsed.data, source };
+}
+
+/**
+ * Top-level keys starting with `x-` are the file's own, not Haven's: a place for YAML anchors
+ * shared through merge keys (`x-monitored: &monitored {...}`, then `<<: *monitored`), as in
+ * Compose files. They are dropped before the schema sees the document.
+ */
+function withoutExtensionKeys(data: unknown): unknown {
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) return data;
+  return Object.fromEntries(Object.entries(data).filter(([k]) => !k.startsWith('x-')));
 }
 
 /** A configuration from YAML (or JSON) text: the Config, or every error found. */

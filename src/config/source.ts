@@ -2,7 +2,7 @@
 // by path — by the schema, by the whole-config rules, by a cross-check — can be reported as
 // file:line:column pointing at the node the operator has to edit.
 
-import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type YAMLMap } from 'yaml';
 import type { SourceError } from '../errors.js';
 import type { Path, Problem } from './problem.js';
 
@@ -29,8 +29,9 @@ export class YamlSource {
   constructor(text: string, file: string) {
     this.file = file;
     this.lines = new LineCounter();
-    // Strict parsing: duplicate keys are errors (the default), and several documents in one file too.
-    this.doc = parseDocument(text, { lineCounter: this.lines, prettyErrors: false, uniqueKeys: true });
+    // Strict parsing: duplicate keys are errors, and several documents in one file too. Merge keys
+    // (`<<: *defaults`) are allowed: operators share operation lists and params that way.
+    this.doc = parseDocument(text, { lineCounter: this.lines, prettyErrors: false, uniqueKeys: true, merge: true });
   }
 
   /** YAML syntax errors and warnings (an unresolved tag, say), located; empty if the text parsed cleanly. */
@@ -95,15 +96,7 @@ export class YamlSource {
       const cur = (steps[steps.length - 1] as Step).node;
       let next: Step | undefined;
       if (isMap(cur)) {
-        for (const pair of cur.items) {
-          if (!isPair(pair)) continue;
-          const k = pair.key;
-          const name = isScalar(k) ? String(k.value) : k;
-          if (name === String(seg)) {
-            next = { node: this.resolve(pair.value as Node | null), key: isScalar(k) ? k : null };
-            break;
-          }
-        }
+        next = this.findKey(cur, String(seg), 0);
       } else if (isSeq(cur) && typeof seg === 'number') {
         const item = cur.items[seg];
         if (item !== undefined) next = { node: this.resolve(item as Node | null), key: null };
@@ -113,6 +106,31 @@ export class YamlSource {
       if (next.node === null) break;
     }
     return steps;
+  }
+
+  /** The value of `key` in a map, looking into merged maps (`<<: *anchor`) when it is not there itself. */
+  private findKey(map: YAMLMap, key: string, depth: number): Step | undefined {
+    const merged: Node[] = [];
+    for (const pair of map.items) {
+      if (!isPair(pair)) continue;
+      const k = pair.key;
+      const name = isScalar(k) ? String(k.value) : undefined;
+      if (name === key) return { node: this.resolve(pair.value as Node | null), key: isScalar(k) ? k : null };
+      // With merge keys on, yaml holds `<<` as a symbol; its source text is still "<<".
+      if (isScalar(k) && typeof k.value === 'symbol' && k.source === '<<' && pair.value !== null) {
+        const v = pair.value as Node;
+        if (isSeq(v)) merged.push(...(v.items as Node[]));
+        else merged.push(v);
+      }
+    }
+    if (depth > 10) return undefined;
+    for (const m of merged) {
+      const target = this.resolve(m);
+      if (!isMap(target)) continue;
+      const found = this.findKey(target, key, depth + 1);
+      if (found !== undefined) return found;
+    }
+    return undefined;
   }
 
   private resolve(node: Node | null | undefined): Node | null {
