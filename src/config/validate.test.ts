@@ -115,6 +115,12 @@ describe('validateConfig: names', () => {
     expectError(errors, '5:11', 'duplicate node "n1"', 'first defined at line 4:11');
   });
 
+  it('refuses a duplicate ring name', () => {
+    const errors = errorsOf(doc('cluster:', '  name: lab', 'rings:', '  - name: r1', '  - name: r1', 'nodes:', '  - { name: n1, addresses: { r1: 10.0.0.1 } }'));
+    assert.equal(errors.length, 1, formatConfigErrors(errors));
+    expectError(errors, '5:11', 'duplicate ring "r1"', 'first defined at line 4:11');
+  });
+
   it('refuses an address on an undeclared ring, at the ring name', () => {
     const errors = errorsOf(doc('cluster:', '  name: lab', 'rings: [{ name: r1 }]', 'nodes:', '  - { name: n1, addresses: { r1: 10.0.0.1, rr: 10.0.0.9 } }'));
     expectError(errors, '5:44', 'address on ring "rr", which is not declared', 'did you mean "r1"?');
@@ -501,6 +507,23 @@ describe('validateConfig: operations', () => {
   it('refuses onFail fence when fencing is off', () => {
     const text = doc('cluster:', '  name: lab', '  fencing: false', 'nodes:', '  - name: n1', 'resources:', '  - { type: primitive, id: web, agent: process, onFail: fence }');
     expectOnly(text, '7:57', 'onFail: fence needs fencing, but the cluster has fencing: false');
+  });
+
+  it('refuses requires fencing when fencing is off, in the defaults too', () => {
+    const text = doc(
+      'cluster:',
+      '  name: lab',
+      '  fencing: false',
+      '  defaults: { requires: fencing }',
+      'nodes:',
+      '  - name: n1',
+      'resources:',
+      '  - { type: primitive, id: web, agent: process, requires: fencing }',
+    );
+    const errors = errorsOf(text);
+    assert.equal(errors.length, 2, formatConfigErrors(errors));
+    expectError(errors, '4:25', 'requires: fencing needs fencing, but the cluster has fencing: false');
+    expectError(errors, '8:59', 'requires: fencing needs fencing');
   });
 
   it('accepts migrationThreshold INFINITY', () => {
