@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { loadConfigFile } from '../../config/load.js';
 import { loadStatusFile } from '../../config/status.js';
-import { ConfigInvalidError, StatusInvalidError, type SourceError } from '../../errors.js';
+import { ConfigInvalidError, ERROR_CODES, StatusInvalidError, type SourceError } from '../../errors.js';
 import type { Config } from '../../model/config.js';
 import type { Status } from '../../model/status.js';
 import { stableJson } from '../render-plan.js';
@@ -49,7 +49,7 @@ async function check(file: string, opts: CheckOptions): Promise<void> {
   if (!loaded.ok) {
     if (opts.json === true) {
       process.stdout.write(stableJson({ ok: false, file, errors: loaded.errors }));
-      process.exitCode = new ConfigInvalidError(file, loaded.errors).exitCode;
+      process.exitCode = ERROR_CODES.CONFIG_INVALID.exitCode;
       return;
     }
     throw new ConfigInvalidError(file, loaded.errors);
@@ -68,7 +68,7 @@ async function check(file: string, opts: CheckOptions): Promise<void> {
   if (failedStatus !== undefined) {
     if (opts.json === true) {
       process.stdout.write(stableJson({ ok: false, file, errors: statusErrors }));
-      process.exitCode = new StatusInvalidError(failedStatus, statusErrors).exitCode;
+      process.exitCode = ERROR_CODES.STATUS_INVALID.exitCode;
       return;
     }
     const files = [...new Set(statusErrors.map((e) => e.file))];
