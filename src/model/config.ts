@@ -31,6 +31,11 @@ export const score = z.union([z.number(), z.string()]).transform((value, ctx) =>
   return s;
 });
 
+/** Stickiness: a score that may not be negative (a resource that prefers to leave would flap). */
+export const nonNegativeScore = score.refine((s) => s >= 0, {
+  error: 'must not be negative: a resource that prefers to leave where it runs would move back and forth',
+});
+
 const attributeValue = z.union([z.string(), z.number(), z.boolean()]);
 
 export const ON_FAIL = ['restart', 'stop', 'block', 'fence', 'standby', 'demote'] as const;
@@ -66,8 +71,8 @@ export type Operation = z.output<typeof operationSchema>;
 /** Per-resource policy, settable on any resource and inherited by the members of a group or clone. */
 const policyFields = {
   description: z.string().optional(),
-  /** Preference for staying where it runs now. */
-  stickiness: score.optional(),
+  /** Preference for staying where it runs now (≥ 0: a negative one would make it flap). */
+  stickiness: nonNegativeScore.optional(),
   /** Failures on a node before the resource is moved away from it. */
   migrationThreshold: z.union([z.number().int().min(1), z.literal('INFINITY')]).optional(),
   /** Age after which failures no longer count. */
@@ -217,7 +222,7 @@ export const nodeSchema = z.strictObject({
 export type NodeConfig = z.output<typeof nodeSchema>;
 
 export const defaultsSchema = z.strictObject({
-  stickiness: score.optional(),
+  stickiness: nonNegativeScore.optional(),
   migrationThreshold: z.union([z.number().int().min(1), z.literal('INFINITY')]).optional(),
   failureTimeout: duration.optional(),
   onFail: z.enum(ON_FAIL).optional(),

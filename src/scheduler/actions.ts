@@ -4,9 +4,9 @@
 
 import type { Order, ResourceAction } from '../model/config.js';
 import type { Action, ActionKind, Edge, Transition } from '../model/plan.js';
-import { formatDuration } from '../model/units.js';
+import { formatDuration, formatScore, INFINITY } from '../model/units.js';
 import type { Target } from './allocate.js';
-import { baseId, failCount, lastFailure, onFailOf, own, slotKey, type ClusterView, type MonitorOp, type NodeView, type PrimView, type TopView } from './cluster.js';
+import { baseId, failCount, lastFailure, onFailOf, own, slotKey, type ClusterView, type FailureView, type MonitorOp, type NodeView, type PrimView, type TopView } from './cluster.js';
 import type { CopyCondition, Situation } from './situation.js';
 
 type Role = 'stopped' | 'started' | 'promoted';
@@ -24,6 +24,8 @@ interface CopyOps {
   promote?: Handle;
   /** The stop is implied by fencing the node. */
   implied: boolean;
+  /** A failed copy that was promoted when it failed. */
+  wasPromoted?: boolean;
   why: string;
 }
 
@@ -162,14 +164,14 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
     if (t.frozen) continue;
     top.members.forEach((m, i) => {
       const runs = i < t.runMembers;
-      for (let slot = 0; slot < top.maxPerNode; slot++) {
+      for (let slot = 0; slot < top.slots; slot++) {
         const key = slotKey(m.id, slot);
         const recorded = view.copiesOf(key);
         const involved = recorded ? Object.keys(recorded) : [];
         if (runs) {
-          for (const [n, count] of t.copies) {
+          for (const n of t.copies.keys()) {
             const name = nodes[n]!.name;
-            if (slot < count && own(recorded, name) === undefined) involved.push(name);
+            if (own(recorded, name) === undefined && roleOfSlot(t, n, slot) !== 'stopped') involved.push(name);
           }
         }
         const opsOfKey: CopyOps[] = [];
@@ -183,9 +185,9 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
             }
             continue;
           }
-          const count = t.copies.get(node.index) ?? 0;
-          const to: Role = runs && slot < count ? (t.promoted.has(node.index) ? 'promoted' : 'started') : 'stopped';
           const from = sit.condition(key, node);
+          let to: Role = runs ? roleOfSlot(t, node.index, slot) : 'stopped';
+          if (t.noStarts && from !== 'started' && from !== 'promoted') to = 'stopped';
           const ops = planCopy(key, m, node, from, to, t);
           if (ops) opsOfKey.push(ops);
         }
@@ -205,6 +207,7 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
       if (!node) continue;
       const from = sit.condition(key, node);
       if (from === 'stopped' || from === 'unknown') continue;
+      if ((node.maintenance || view.maintenance) && from !== 'lost') continue; // observed, never touched
       if (from === 'stuck') {
         transitions.push({ kind: 'blocked', subject: `${key}@${name}`, from, reason: 'orphan on an unclean node that cannot be fenced now' });
         continue;
@@ -228,6 +231,21 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
   emitClearFailures();
   describe();
   return { actions: dag.actions, edges: dag.edges(), transitions, notes };
+
+  /**
+   * The role a slot is to have. Slots left as they are keep their numbers; the other copies the
+   * node is to run take the lowest free slots. Only the first of them is promoted.
+   */
+  function roleOfSlot(t: Target, n: number, slot: number): Role {
+    const count = t.copies.get(n) ?? 0;
+    const fixed = t.current.get(n)?.fixed;
+    let rank = slot;
+    if (fixed && fixed.size > 0) {
+      for (const f of fixed) if (f < slot) rank--;
+      if (rank >= count - fixed.size) return 'stopped';
+    } else if (slot >= count) return 'stopped';
+    return t.promoted.has(n) && rank === 0 && !fixed?.size ? 'promoted' : 'started';
+  }
 
   function planCopy(key: string, prim: PrimView | undefined, node: NodeView, from: CopyCondition, to: Role, t: Target | undefined): CopyOps | undefined {
     const ops: CopyOps = { key, prim, node, from, to, implied: false, why: '' };
@@ -269,8 +287,11 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
         const f = prim ? lastFailure(view, prim.id, node.name) : undefined;
         const onFail = prim ? onFailOf(view, prim, f?.operation ?? 'monitor') : 'restart';
         ops.why = `${f?.operation ?? 'monitor'} failed`;
+        ops.wasPromoted = wasPromoted;
         if (wasPromoted && onFail === 'demote' && to !== 'stopped') {
+          // Demoted in place; it is not promoted there again while the failure counts.
           ops.demote = PLANNED;
+          ops.to = 'started';
           return ops;
         }
         if (wasPromoted) ops.demote = PLANNED;
@@ -292,7 +313,7 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
       const t = targets.get(top.id)!;
       if (t.frozen) continue;
       for (const [n] of t.copies) {
-        for (let slot = 0; slot < top.maxPerNode; slot++) {
+        for (let slot = 0; slot < top.slots; slot++) {
           let restartFrom: string | undefined;
           for (const m of top.members) {
             const ops = findOps(slotKey(m.id, slot), nodes[n]!.name) ?? (restartFrom ? unchangedOps(t, m, slot, n) : undefined);
@@ -318,7 +339,7 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
       const interleaved = first.top.isClone && then.top.isClone && then.top.interleave;
       const restartNodes = new Set(restarting.map((x) => x.node.name));
       for (const m of then.top.members) {
-        for (let slot = 0; slot < then.top.maxPerNode; slot++) {
+        for (let slot = 0; slot < then.top.slots; slot++) {
           for (const ops of copyOps.get(slotKey(m.id, slot)) ?? []) {
             if (ops.start || ops.stop || ops.implied || ops.to === 'stopped') continue;
             if (ops.from !== 'started' && ops.from !== 'promoted') continue;
@@ -333,8 +354,8 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
 
   /** Running copies with no ops record yet (unchanged) get one so a cascade can restart them. */
   function ensureOpsForRunning(t: Target, m: PrimView, slot: number, only: Set<string> | undefined, why: string): void {
-    for (const [n, count] of t.copies) {
-      if (slot >= count || (only && !only.has(nodes[n]!.name))) continue;
+    for (const n of t.copies.keys()) {
+      if (only && !only.has(nodes[n]!.name)) continue;
       if (findOps(slotKey(m.id, slot), nodes[n]!.name)) continue;
       const ops = unchangedOps(t, m, slot, n);
       if (ops) forceRestart(ops, why);
@@ -345,11 +366,12 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
   function unchangedOps(t: Target, m: PrimView, slot: number, n: number): CopyOps | undefined {
     const key = slotKey(m.id, slot);
     const node = nodes[n]!;
-    if (t.frozen || slot >= (t.copies.get(n) ?? 0) || m.position >= t.runMembers) return undefined;
+    if (t.frozen || m.position >= t.runMembers) return undefined;
     if (t.current.get(n)?.fixed.has(slot)) return undefined;
+    const to = roleOfSlot(t, n, slot);
     const from = sit.condition(key, node);
-    if (from !== 'started' && from !== 'promoted') return undefined;
-    const ops: CopyOps = { key, prim: m, node, from, to: t.promoted.has(n) ? 'promoted' : 'started', implied: false, why: '' };
+    if (to === 'stopped' || (from !== 'started' && from !== 'promoted')) return undefined;
+    const ops: CopyOps = { key, prim: m, node, from, to, implied: false, why: '' };
     if (ops.from !== ops.to) return undefined;
     const list = copyOps.get(key);
     if (list) list.push(ops);
@@ -423,7 +445,8 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
             ...(ops.implied ? { implied: true } : timeout(prim, 'stop')),
             reason: stopReason(ops, t),
           });
-          if (ops.implied) dag.edge(fence, ops.stop);
+          // Only what requires fencing waits for the fence; quorum or nothing recovers at once.
+          if (ops.implied && (prim === undefined || prim.policy.requires === 'fencing')) dag.edge(fence, ops.stop);
         }
         if (ops.start) {
           ops.start = dag.add({ id: `start ${at}`, kind: 'start', resource, node, ...timeout(prim, 'start'), reason: startReason(ops, t) });
@@ -451,7 +474,7 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
     // Groups: members start in order and stop in reverse, on each node.
     for (const top of view.tops) {
       for (let i = 1; i < top.members.length; i++) {
-        for (let slot = 0; slot < top.maxPerNode; slot++) {
+        for (let slot = 0; slot < top.slots; slot++) {
           const prev = copyOps.get(slotKey(top.members[i - 1]!.id, slot)) ?? [];
           const cur = copyOps.get(slotKey(top.members[i]!.id, slot)) ?? [];
           for (const c of cur) {
@@ -479,48 +502,39 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
     return sit.copy(ops.key, ops.node.name)?.state === 'promoted';
   }
 
-  function actionsOf(topId: string, action: ResourceAction, node?: string): Handle[] {
+  /**
+   * The actions of a resource that mark an order's edge, copy by copy: for a group, "start done"
+   * is its last member's start on that node and "start begins" its first member's; stops the reverse.
+   */
+  function boundaryActions(topId: string, action: ResourceAction, side: 'done' | 'begins', node?: string): Handle[] {
     const top = view.topById.get(topId);
     if (!top) return [];
-    // For a group, "start done" is its last member's start; "stop done" is its first member's stop.
-    const ids: Handle[] = [];
-    const members = top.members;
-    const pick = (forward: boolean) => {
-      const order = forward ? [...members].reverse() : members;
-      for (const m of order) {
-        const found: Handle[] = [];
-        for (let slot = 0; slot < top.maxPerNode; slot++) {
-          for (const ops of copyOps.get(slotKey(m.id, slot)) ?? []) {
-            if (node !== undefined && ops.node.name !== node) continue;
-            const id = ops[action];
-            if (id) found.push(id);
-          }
-        }
-        if (found.length) return found;
-      }
-      return [];
-    };
-    ids.push(...pick(action === 'start' || action === 'promote'));
-    return ids;
-  }
-
-  function entryActionsOf(topId: string, action: ResourceAction, node?: string): Handle[] {
-    const top = view.topById.get(topId);
-    if (!top) return [];
-    // For a group, "start begins" with the first member's start; "stop begins" with the last member's stop.
-    const order = action === 'start' || action === 'promote' ? top.members : [...top.members].reverse();
-    for (const m of order) {
-      const found: Handle[] = [];
-      for (let slot = 0; slot < top.maxPerNode; slot++) {
+    const forwardAction = action === 'start' || action === 'promote';
+    const members = forwardAction === (side === 'begins') ? top.members : [...top.members].reverse();
+    const out: Handle[] = [];
+    const claimed = new Set<string>();
+    for (const m of members) {
+      for (let slot = 0; slot < top.slots; slot++) {
         for (const ops of copyOps.get(slotKey(m.id, slot)) ?? []) {
           if (node !== undefined && ops.node.name !== node) continue;
           const id = ops[action];
-          if (id) found.push(id);
+          if (!id) continue;
+          const copy = `${ops.node.name}/${slot}`;
+          if (claimed.has(copy)) continue;
+          claimed.add(copy);
+          out.push(id);
         }
       }
-      if (found.length) return found;
     }
-    return [];
+    return out;
+  }
+
+  function actionsOf(topId: string, action: ResourceAction, node?: string): Handle[] {
+    return boundaryActions(topId, action, 'done', node);
+  }
+
+  function entryActionsOf(topId: string, action: ResourceAction, node?: string): Handle[] {
+    return boundaryActions(topId, action, 'begins', node);
   }
 
   function emitOrders(): void {
@@ -598,7 +612,7 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
           }
           continue;
         }
-        const fromRole: Role = ops.from === 'promoted' ? 'promoted' : 'started';
+        const fromRole: Role = ops.from === 'promoted' || ops.wasPromoted ? 'promoted' : 'started';
         const before = new Set(monitorsFor(prim, fromRole).map((m) => m.interval));
         const afterSet = new Set(after.map((m) => m.interval));
         for (const m of monitorsFor(prim, fromRole)) {
@@ -618,7 +632,7 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
       const t = targets.get(top.id)!;
       if (t.frozen) continue;
       for (const prim of top.members) {
-        for (let slot = 0; slot < top.maxPerNode; slot++) {
+        for (let slot = 0; slot < top.slots; slot++) {
           const key = slotKey(prim.id, slot);
           const entries = view.copiesOf(key);
           if (!entries) continue;
@@ -644,25 +658,33 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
     for (const [primId, byNode] of view.failures) {
       const prim = view.primById.get(primId);
       for (const [node, list] of byNode) {
-        for (const f of list) {
-          if (!f.expired) continue;
-          const age = formatDuration(Math.max(0, view.now - f.last));
+        // A copy's failures are forgotten together, once the newest of them has expired.
+        const byKey = new Map<string, FailureView[]>();
+        for (const f of list) byKey.set(f.resource, [...(byKey.get(f.resource) ?? []), f]);
+        for (const [resource, fs] of byKey) {
+          if (!fs.every((f) => f.expired)) continue;
+          const newest = fs.reduce((a, b) => (b.last > a.last ? b : a));
+          const age = formatDuration(Math.max(0, view.now - newest.last));
           const timeout = prim ? formatDuration(prim.policy.failureTimeout) : '?';
           dag.addShared({
-            id: `clear-failures ${f.resource}@${node}`,
+            id: `clear-failures ${resource}@${node}`,
             kind: 'clear-failures',
-            resource: f.resource,
+            resource,
             node,
-            reason: `last ${f.operation} failure ${age} ago is older than failure timeout ${timeout}`,
+            reason: `last ${newest.operation} failure ${age} ago is older than failure timeout ${timeout}`,
           });
-          transitions.push({ kind: 'clear', subject: `${f.resource}@${node}`, reason: `failures expired (${age} old, timeout ${timeout})` });
+          transitions.push({ kind: 'clear', subject: `${resource}@${node}`, reason: `failures expired (${age} old, timeout ${timeout})` });
         }
       }
     }
   }
 
   function stopReason(ops: CopyOps, t: Target | undefined): string {
-    if (ops.implied) return `implied by fencing ${ops.node.name}`;
+    if (ops.implied) {
+      return ops.prim === undefined || ops.prim.policy.requires === 'fencing'
+        ? `implied by fencing ${ops.node.name}`
+        : `${ops.node.name} is lost; ${ops.prim.id} requires ${ops.prim.policy.requires}, so it does not wait for the fence`;
+    }
     if (!ops.prim) return `${ops.key} is not configured (orphan)`;
     if (ops.from === 'failed') return ops.start ? `recover: ${ops.why} on ${ops.node.name}` : `${ops.why} on ${ops.node.name}; ${stopWhy(ops, t)}`;
     if (ops.start) return `restart: ${ops.why}`;
@@ -674,28 +696,64 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
     if (cannot) return cannot;
     if (!t) return 'not configured';
     const elsewhere = [...t.copies.keys()].filter((n) => n !== ops.node.index).map((n) => nodes[n]!.name);
-    if (ops.prim && ops.prim.position >= t.runMembers) return `${t.top.members[t.runMembers]?.id ?? t.top.id} before it in the group does not run`;
+    if (ops.prim && ops.prim.position >= t.runMembers) {
+      const stopped = t.top.members[t.runMembers];
+      if (ops.prim.position === t.runMembers || t.runMembers === 0 || !stopped) return 'target role is stopped';
+      return `${stopped.id} before it in group ${t.top.id} does not run (target role stopped)`;
+    }
+    if (t.copies.size > 0 && !t.copies.has(ops.node.index)) return leaveReason(t, ops.node.index);
     const count = ops.prim ? failCount(view, ops.prim.id, ops.node.name) : 0;
     if (ops.prim && count >= ops.prim.policy.migrationThreshold) return `failed ${count >= 1_000_000 ? 'to start' : `${count} times`} on ${ops.node.name}; ${t.decision}`;
     if (!t.top.isClone && t.current.size > 1 && elsewhere.length) return `active on ${t.current.size} nodes; keeping ${elsewhere.join(', ')}`;
     return t.decision;
   }
 
+  /** An unclean node on which the copy was recorded active, taken as down because fencing is off. */
+  function takenAsDown(key: string): string | undefined {
+    if (view.fencing) return undefined;
+    const recorded = view.copiesOf(key);
+    if (!recorded) return undefined;
+    for (const name of Object.keys(recorded)) {
+      const node = view.nodeByName.get(name);
+      const state = recorded[name]!.state;
+      if (node?.state === 'unclean' && state !== 'stopped' && sit.condition(key, node) === 'stopped') return name;
+    }
+    return undefined;
+  }
+
   function startReason(ops: CopyOps, t: Target | undefined): string {
     if (ops.from === 'failed') return `recover after ${ops.why} on ${ops.node.name}`;
     if (ops.stop) return `restart: ${ops.why}`;
+    const lost = t && !t.top.isClone ? takenAsDown(ops.key) : undefined;
+    if (lost) return `recover from ${lost}: unclean and fencing is off, taken as down`;
     const moved = t && !t.top.isClone ? [...t.current.keys()].filter((n) => n !== ops.node.index) : [];
-    if (moved.length) {
-      const from = nodes[moved[0]!]!;
-      return `move from ${from.name} (${sit.cannotHost.get(from.index) ?? 'a better node'}): ${t!.decision}`;
-    }
+    if (moved.length) return `move from ${nodes[moved[0]!]!.name}: ${leaveReason(t!, moved[0]!)}`;
     return t?.decision ?? 'start';
+  }
+
+  /** Why a copy leaves a node: it may not host, it is banned there, or another node scores higher. */
+  function leaveReason(t: Target, n: number): string {
+    const name = nodes[n]!.name;
+    const cannot = sit.cannotHost.get(n);
+    if (cannot) return cannot;
+    const ban = t.contributions.find((c) => c.node === name && c.score <= -INFINITY);
+    if (ban) return `${name} is banned: ${ban.source}`;
+    const here = t.scores.get(n) ?? t.baseScore;
+    if (here < 0) return `${name} scores ${formatScore(here)}`;
+    const there = [...t.copies.keys()].find((x) => x !== n);
+    if (there === undefined) return t.decision;
+    const s = t.scores.get(there) ?? t.baseScore;
+    return `${nodes[there]!.name} scores ${formatScore(s)} > ${name} ${formatScore(here)}`;
   }
 
   function promoteReason(ops: CopyOps, t: Target | undefined): string {
     const was = Object.entries(view.copiesOf(ops.key) ?? {}).find(([n, c]) => n !== ops.node.name && c.state === 'promoted');
     const old = was ? view.nodeByName.get(was[0]) : undefined;
-    if (old) return `promote on ${ops.node.name}: the primary on ${old.name} ${sit.cannotHost.has(old.index) ? `is lost (${sit.cannotHost.get(old.index)})` : 'is demoted'}`;
+    if (old) {
+      const lost = old.state !== 'online' || sit.fence.has(old.index);
+      const why = sit.cannotHost.get(old.index);
+      return `promote on ${ops.node.name}: the primary on ${old.name} is ${lost ? 'lost' : 'demoted'}${why ? ` (${why})` : ''}`;
+    }
     return `promote on ${ops.node.name}${t ? `: ${t.decision}` : ''}`;
   }
 
@@ -724,6 +782,15 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
           reason: from.implied ? `${sit.fence.get(from.node.index) ?? from.node.name}; fenced first` : stopReason(from, targets.get(top.id)),
         });
         if (to.promote) transitions.push({ kind: 'promote', subject: key, to: to.node.name, reason: promoteReason(to, targets.get(top.id)) });
+      }
+      if (top && !top.isClone && starts.length === 1 && stops.length === 0) {
+        const lost = takenAsDown(key);
+        if (lost) {
+          const to = starts[0]!;
+          paired.add(to);
+          transitions.push({ kind: 'move', subject: key, from: lost, to: to.node.name, reason: `${lost} is unclean and fencing is off: taken as down` });
+          if (to.promote) transitions.push({ kind: 'promote', subject: key, to: to.node.name, reason: promoteReason(to, targets.get(top.id)) });
+        }
       }
       for (const ops of list) {
         const at = ops.node.name;

@@ -35,6 +35,8 @@ export interface Target {
   blocked: string | undefined;
   /** The copies stay exactly as they are: no action is planned for them. */
   frozen: boolean;
+  /** Copies may keep running or stop, but nothing starts (waiting for fencing, or frozen without quorum). */
+  noStarts: boolean;
   readonly current: ReadonlyMap<number, CurrentCopy>;
   baseScore: number;
   scores: Map<number, number>;
@@ -51,7 +53,7 @@ const NONE: ReadonlyMap<number, CurrentCopy> = new Map();
 export function currentCopies(view: ClusterView, sit: Situation, top: TopView): ReadonlyMap<number, CurrentCopy> {
   let out: Map<number, CurrentCopy> | undefined;
   for (const m of top.members) {
-    for (let slot = 0; slot < top.maxPerNode; slot++) {
+    for (let slot = 0; slot < top.slots; slot++) {
       const key = slotKey(m.id, slot);
       const entries = view.copiesOf(key);
       if (!entries) continue;
@@ -64,16 +66,29 @@ export function currentCopies(view: ClusterView, sit: Situation, top: TopView): 
         let cur = out.get(node.index);
         if (!cur) out.set(node.index, (cur = { slots: new Set(), promoted: false, failed: false, fixed: new Set(), fixedWhy: undefined }));
         cur.slots.add(slot);
-        if (cond === 'promoted') cur.promoted = true;
+        if (cond === 'promoted' || (cond === 'failed' && own(entries, nodeName)?.promoted)) cur.promoted = true;
         if (cond === 'failed') cur.failed = true;
         let why: string | undefined;
-        if (cond === 'stuck') why = `${node.name} is unclean and cannot be fenced now`;
+        if (cond === 'stuck') {
+          why = node.fencing && node.state === 'online'
+            ? `a fence of ${node.name} is under way`
+            : node.fencing
+            ? `waits for the fence of ${node.name} under way`
+            : !view.fencing
+              ? `${node.name} is unclean and fencing is off: cannot prove it stopped`
+              : `${node.name} is unclean and cannot be fenced without quorum`;
+        }
         else if (node.maintenance) why = `${node.name} is in maintenance`;
         else if (view.maintenance) why = 'the cluster is in maintenance';
         else if (!m.policy.managed) why = `${m.id} is unmanaged`;
         else if (cond === 'failed') {
           const f = lastFailure(view, m.id, node.name);
-          if (onFailOf(view, m, f?.operation ?? 'monitor') === 'block') why = `${m.id} failed on ${node.name} and on-fail is block`;
+          if (onFailOf(view, m, f?.operation ?? 'monitor') === 'block') {
+            why =
+              f?.operation === 'stop' && !view.fencing
+                ? `${m.id} stop failed on ${node.name} and fencing is off: cannot prove it stopped; left for an operator`
+                : `${m.id} ${f?.operation ?? 'monitor'} failed on ${node.name} and on-fail is block`;
+          }
         }
         if (why !== undefined) {
           cur.fixed.add(slot);
@@ -162,6 +177,7 @@ export function allocate(view: ClusterView, sit: Situation): Allocation {
       decision: '',
       blocked: undefined,
       frozen: false,
+      noStarts: false,
       current,
       baseScore: view.symmetric ? 0 : -INFINITY,
       scores: new Map(),
@@ -211,11 +227,13 @@ export function allocate(view: ClusterView, sit: Situation): Allocation {
             t.decision = 'no quorum: stopped (no-quorum policy demote stops what cannot be demoted)';
             return t;
           }
+          score(top, t);
           keepRunning(t);
           t.promoted.clear();
           t.decision = 'no quorum: replicas kept, nothing promoted (no-quorum policy demote)';
           return t;
         case 'freeze':
+          score(top, t);
           keepRunning(t);
           t.decision = 'no quorum: frozen where it runs (no-quorum policy freeze)';
           return t;
@@ -224,6 +242,7 @@ export function allocate(view: ClusterView, sit: Situation): Allocation {
       }
     }
     if (top.members.some((m) => m.policy.requires === 'fencing') && sit.unfencedUnclean.length > 0) {
+      score(top, t);
       keepRunning(t);
       const names = sit.unfencedUnclean.map((i) => nodes[i]!.name).join(', ');
       t.decision = `nothing new may start until unclean ${names} ${sit.unfencedUnclean.length > 1 ? 'are' : 'is'} fenced (requires fencing)`;
@@ -239,14 +258,24 @@ export function allocate(view: ClusterView, sit: Situation): Allocation {
     return t;
   }
 
-  /** Keep the healthy copies where they are; start nothing new. */
+  /** Keep the healthy copies where they are; start nothing new. Never more than one of a non-clone. */
   function keepRunning(t: Target): void {
+    t.noStarts = true;
+    let best = -1;
     for (const [n, cur] of t.current) {
-      if (cur.failed && cur.fixed.size === 0) continue;
-      if (sit.cannotHost.has(n) && cur.fixed.size === 0) continue;
+      if (cur.fixed.size > 0) continue; // already counted
+      if (cur.failed) continue;
+      if (sit.cannotHost.has(n) || !allows(t.scores.get(n) ?? t.baseScore)) continue;
+      if (!t.top.isClone) {
+        if (t.copies.size > 0) continue; // a fixed copy already holds the place
+        const s = t.scores.get(n) ?? t.baseScore;
+        if (best < 0 || s > (t.scores.get(best) ?? t.baseScore)) best = n;
+        continue;
+      }
       t.copies.set(n, cur.slots.size);
       if (cur.promoted) t.promoted.add(n);
     }
+    if (best >= 0) t.copies.set(best, 1);
   }
 
   function failedWithStop(top: TopView): string | undefined {
@@ -437,8 +466,12 @@ export function allocate(view: ClusterView, sit: Situation): Allocation {
   function noNodeReason(t: Target): string {
     if (hostable.length === 0) return 'cannot run: no node may host resources';
     const bans = t.contributions.filter((c) => c.score <= -INFINITY).map((c) => `${c.node === '*' ? 'all nodes' : c.node}: ${c.source}`);
-    const util = useCapacity ? '; or not enough capacity' : '';
-    return `cannot run anywhere${bans.length ? ` (${bans.slice(0, 4).join('; ')}${bans.length > 4 ? '; …' : ''})` : ''}${util}`;
+    const allowed = hostable.filter((n) => allows(t.scores.get(n.index) ?? t.baseScore));
+    if (useCapacity && allowed.length > 0) {
+      const need = Object.entries(t.top.utilization).map(([k, v]) => `${k} ${v}`).join(', ');
+      return `cannot run anywhere: no allowed node has the capacity for it (needs ${need || 'nothing'})`;
+    }
+    return `cannot run anywhere${bans.length ? ` (${bans.slice(0, 4).join('; ')}${bans.length > 4 ? '; …' : ''})` : ''}`;
   }
 
   function chooseClone(top: TopView, t: Target, fixedCount: number): void {
@@ -493,8 +526,8 @@ export function allocate(view: ClusterView, sit: Situation): Allocation {
     for (const n of t.copies.keys()) {
       if (t.promoted.has(n)) continue;
       if (t.current.get(n)?.fixed.size) continue;
-      let s = own(view.copiesOf(prim.id), nodes[n]!.name)?.promotionScore ?? 0;
-      const why: string[] = [];
+      // Like Pacemaker: no reported score and no promoted-role preference means not promotable.
+      let s = own(view.copiesOf(prim.id), nodes[n]!.name)?.promotionScore ?? -1;
       for (const loc of view.locations.get(top.id) ?? []) {
         if (loc.role !== 'promoted') continue;
         if (loc.node !== undefined) {
@@ -508,11 +541,10 @@ export function allocate(view: ClusterView, sit: Situation): Allocation {
         if (c.score >= INFINITY && !there) s = -INFINITY;
         else if (there) s = addScores(s, c.score);
       }
+      // A copy that failed to promote, or failed as primary with on-fail=demote, is not promoted
+      // there again while the failure counts.
       const f = lastFailure(view, prim.id, nodes[n]!.name);
-      if (f && (f.operation === 'promote' || (t.current.get(n)?.promoted && onFailOf(view, prim, f.operation) === 'demote'))) {
-        s = -INFINITY;
-        why.push('failed');
-      }
+      if (f && (f.operation === 'promote' || onFailOf(view, prim, f.operation) === 'demote')) s = -INFINITY;
       if (!allows(s)) continue;
       rows.push({ n, s, cur: t.current.get(n)?.promoted === true && !t.current.get(n)?.failed });
     }
@@ -520,7 +552,7 @@ export function allocate(view: ClusterView, sit: Situation): Allocation {
     for (const r of rows.slice(0, Math.max(0, top.promotedMax - already))) t.promoted.add(r.n);
     t.decision += t.promoted.size
       ? `; promoted on ${[...t.promoted].map((n) => nodes[n]!.name).join(', ')}`
-      : '; no copy can be promoted';
+      : '; no copy can be promoted (none has a promotion score or a promoted-role preference)';
   }
 }
 

@@ -112,6 +112,8 @@ export interface TopView {
   /** undefined: one per node. */
   readonly maxCopies: number | undefined;
   readonly maxPerNode: number;
+  /** Copy slots to look at on a node: maxPerNode, or more when the status records extra copies. */
+  readonly slots: number;
   readonly promotedMax: number;
   readonly promotedMaxPerNode: number;
   readonly interleave: boolean;
@@ -240,6 +242,7 @@ export function buildClusterView(config: Config, status: Status, now: number): C
       promotable: r.type === 'promotable',
       maxCopies: r.type === 'clone' || r.type === 'promotable' ? r.maxCopies : 1,
       maxPerNode: r.type === 'clone' || r.type === 'promotable' ? (r.maxPerNode ?? DEFAULTS.maxPerNode) : 1,
+      slots: r.type === 'clone' || r.type === 'promotable' ? (r.maxPerNode ?? DEFAULTS.maxPerNode) : 1,
       promotedMax: r.type === 'promotable' ? (r.promotedMax ?? DEFAULTS.promotedMax) : 0,
       promotedMaxPerNode: r.type === 'promotable' ? (r.promotedMaxPerNode ?? DEFAULTS.promotedMaxPerNode) : 0,
       interleave: r.type === 'clone' || r.type === 'promotable' ? (r.interleave ?? false) : false,
@@ -279,7 +282,18 @@ export function buildClusterView(config: Config, status: Status, now: number): C
   // Read straight from the status: copying 100,000 records into maps costs more than the lookups.
   const recorded = status.resources ?? {};
   const orphans: string[] = [];
-  for (const key in recorded) if (Object.hasOwn(recorded, key) && !primById.has(baseId(key))) orphans.push(key);
+  for (const key in recorded) {
+    if (!Object.hasOwn(recorded, key)) continue;
+    const base = baseId(key);
+    const prim = primById.get(base);
+    if (!prim) orphans.push(key);
+    else if (base !== key) {
+      // An extra copy beyond what the config allows now: look at it, so that it is stopped.
+      const slot = Number(key.slice(base.length + 1));
+      const top = prim.top as { slots: number };
+      if (slot + 1 > top.slots) top.slots = slot + 1;
+    }
+  }
 
   const failures = new Map<string, Map<string, FailureView[]>>();
   for (const f of status.failures ?? []) {

@@ -37,7 +37,10 @@ export function assess(view: ClusterView): Situation {
   const unfencedUnclean: number[] = [];
 
   for (const n of view.nodes) {
-    if (n.state === 'unclean') {
+    if (n.fencing && n.state === 'online') {
+      // A fence under way of a node that still answers: nothing there is trusted until it completes.
+      unfencedUnclean.push(n.index);
+    } else if (n.state === 'unclean') {
       if (n.fencing) unfencedUnclean.push(n.index);
       else if (canFence) fence.set(n.index, `${n.name} is unclean (lost without a clean stop)`);
       else unfencedUnclean.push(n.index);
@@ -70,7 +73,9 @@ export function assess(view: ClusterView): Situation {
       ? 'the cluster is in maintenance'
       : n.state !== 'online'
         ? `${n.name} is ${n.state}`
-        : fence.has(n.index)
+        : n.fencing
+          ? `a fence of ${n.name} is under way`
+          : fence.has(n.index)
           ? `${n.name} is to be fenced`
           : n.maintenance
             ? `${n.name} is in maintenance`
@@ -99,6 +104,7 @@ export function assess(view: ClusterView): Situation {
       }
       case 'online':
         if (fence.has(node.index) && ACTIVE.has(recorded)) return 'lost';
+        if (node.fencing && ACTIVE.has(recorded)) return 'stuck';
         return recorded;
     }
   };
@@ -109,7 +115,7 @@ export function assess(view: ClusterView): Situation {
 /** A failed copy of the primitive is still recorded on the node (the failure is not yet handled). */
 function stillFailed(view: ClusterView, prim: PrimView, node: string): boolean {
   const top = prim.top;
-  for (let slot = 0; slot < top.maxPerNode; slot++) {
+  for (let slot = 0; slot < top.slots; slot++) {
     const key = slot === 0 ? prim.id : `${prim.id}:${slot}`;
     if (own(view.copiesOf(key), node)?.state === 'failed') return true;
   }
