@@ -143,7 +143,9 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
         ? `${node.name} is unclean; a fence is under way: what ran there waits for it`
         : !view.fencing
           ? `${node.name} is unclean and fencing is off: what requires fencing cannot be recovered`
-          : `${node.name} is unclean and cannot be fenced without quorum`,
+          : view.maintenance
+            ? `${node.name} is unclean; the cluster is in maintenance, so it is not fenced`
+            : `${node.name} is unclean and cannot be fenced without quorum`,
     );
   }
 
@@ -225,6 +227,7 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
   cascadeGroupRestarts();
   cascadeOrderRestarts();
   emitLifecycle();
+  orderCapacity();
   emitOrders();
   emitFencingAndProbes();
   emitMonitors();
@@ -318,7 +321,7 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
           for (const m of top.members) {
             const ops = findOps(slotKey(m.id, slot), nodes[n]!.name) ?? (restartFrom ? unchangedOps(t, m, slot, n) : undefined);
             if (restartFrom && ops && !ops.start && !ops.stop && (ops.from === 'started' || ops.from === 'promoted') && ops.to !== 'stopped') {
-              forceRestart(ops, `${restartFrom} before it in group ${top.id} restarts`);
+              forceRestart(ops, `${restartFrom} before it in group ${top.groupId ?? top.id} restarts`);
             }
             if (ops?.start && !restartFrom) restartFrom = m.id;
           }
@@ -471,22 +474,39 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
         }
       }
     }
-    // Groups: members start in order and stop in reverse, on each node.
+    // Groups: members start in order and stop in reverse, on each node; a member with nothing to
+    // do is skipped, so the chain links the nearest members that act.
     for (const top of view.tops) {
-      for (let i = 1; i < top.members.length; i++) {
-        for (let slot = 0; slot < top.slots; slot++) {
-          const prev = copyOps.get(slotKey(top.members[i - 1]!.id, slot)) ?? [];
-          const cur = copyOps.get(slotKey(top.members[i]!.id, slot)) ?? [];
-          for (const c of cur) {
-            const p = prev.find((x) => x.node === c.node);
-            if (!p) continue;
-            dag.edge(p.start, c.start);
-            dag.edge(c.stop, p.stop);
-            dag.edge(p.promote, c.promote);
+      if (top.members.length < 2) continue;
+      for (let slot = 0; slot < top.slots; slot++) {
+        const byNode = new Map<NodeView, Array<CopyOps | undefined>>();
+        top.members.forEach((m, i) => {
+          for (const ops of copyOps.get(slotKey(m.id, slot)) ?? []) {
+            let row = byNode.get(ops.node);
+            if (!row) byNode.set(ops.node, (row = new Array(top.members.length)));
+            row[i] = ops;
           }
-          // Moving group: the previous member's new start waits for this member's old stop on other nodes.
-          if (!top.isClone) for (const c of cur) for (const p of prev) if (c.node !== p.node) dag.edge(c.stop, p.start);
+        });
+        const firstStarts: Array<[NodeView, Handle]> = [];
+        const stops: Array<[NodeView, Handle]> = [];
+        for (const [node, row] of byNode) {
+          chain(row.map((x) => x?.start));
+          chain(row.map((x) => x?.promote));
+          chain(row.map((x) => x?.stop).reverse());
+          const first = row.find((x) => x?.start)?.start;
+          if (first) firstStarts.push([node, first]);
+          for (const x of row) if (x?.stop) stops.push([node, x.stop]);
         }
+        // A group that is not a clone moves whole: every old stop before the first new start.
+        if (!top.isClone) for (const [sn, stop] of stops) for (const [fn, start] of firstStarts) if (sn !== fn) dag.edge(stop, start);
+      }
+      if (top.isClone && top.maxCopies !== undefined) {
+        // At maxCopies, a copy that moves stops before its replacement starts (like a primitive).
+        const list = byTop.get(top.id) ?? [];
+        const t = targets.get(top.id)!;
+        const leaving = list.filter((x) => x.stop && !x.start && !t.copies.has(x.node.index)).map((x) => x.stop!);
+        const arriving = list.filter((x) => x.start && !x.stop && x.prim?.position === 0).map((x) => x.start!);
+        dag.all(leaving, arriving, `${top.id}-moved`, `copies of ${top.id} leave before others arrive (maxCopies ${top.maxCopies})`);
       }
       if (top.promotable) {
         // Never more promoted copies than allowed: demotions (and stops of a lost primary) first.
@@ -495,6 +515,33 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
         const promotes = list.filter((x) => x.promote).map((x) => x.promote!);
         dag.all(before, promotes, `${top.id}-demoted`, `every demotion of ${top.id} done before a promotion`);
       }
+    }
+  }
+
+  /** With capacity in play, what stops on a node frees room for what starts there: stops first. */
+  function orderCapacity(): void {
+    if (view.placementStrategy === 'default') return;
+    const stopsOn = new Map<number, Handle[]>();
+    const startsOn = new Map<number, Handle[]>();
+    for (const list of copyOps.values()) {
+      for (const ops of list) {
+        if (ops.stop && !ops.implied) (stopsOn.get(ops.node.index) ?? stopsOn.set(ops.node.index, []).get(ops.node.index)!).push(ops.stop);
+        if (ops.start) (startsOn.get(ops.node.index) ?? startsOn.set(ops.node.index, []).get(ops.node.index)!).push(ops.start);
+      }
+    }
+    for (const [n, stops] of stopsOn) {
+      const starts = startsOn.get(n);
+      if (starts) dag.all(stops, starts, `load-stopped@${nodes[n]!.name}`, `what stops on ${nodes[n]!.name} frees the capacity for what starts there`);
+    }
+  }
+
+  /** Orders the given actions one after the other, skipping the gaps. */
+  function chain(handles: Array<Handle | undefined>): void {
+    let prev: Handle | undefined;
+    for (const h of handles) {
+      if (!h) continue;
+      dag.edge(prev, h);
+      prev = h;
     }
   }
 
@@ -699,7 +746,7 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
     if (ops.prim && ops.prim.position >= t.runMembers) {
       const stopped = t.top.members[t.runMembers];
       if (ops.prim.position === t.runMembers || t.runMembers === 0 || !stopped) return 'target role is stopped';
-      return `${stopped.id} before it in group ${t.top.id} does not run (target role stopped)`;
+      return `${stopped.id} before it in group ${t.top.groupId ?? t.top.id} does not run (target role stopped)`;
     }
     if (t.copies.size > 0 && !t.copies.has(ops.node.index)) return leaveReason(t, ops.node.index);
     const count = ops.prim ? failCount(view, ops.prim.id, ops.node.name) : 0;
@@ -738,6 +785,8 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
     if (cannot) return cannot;
     const ban = t.contributions.find((c) => c.node === name && c.score <= -INFINITY);
     if (ban) return `${name} is banned: ${ban.source}`;
+    const follows = t.baseScore <= -INFINITY ? t.contributions.find((c) => c.node === '*' && c.source.startsWith('colocation')) : undefined;
+    if (follows && !t.scores.has(n)) return `${follows.source.replace(/: only where .*/, '')}: it leaves ${name}`;
     const here = t.scores.get(n) ?? t.baseScore;
     if (here < 0) return `${name} scores ${formatScore(here)}`;
     const there = [...t.copies.keys()].find((x) => x !== n);
@@ -779,7 +828,11 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
           subject: key,
           from: from.node.name,
           to: to.node.name,
-          reason: from.implied ? `${sit.fence.get(from.node.index) ?? from.node.name}; fenced first` : stopReason(from, targets.get(top.id)),
+          reason: from.implied
+            ? top.members.some((m) => m.policy.requires === 'fencing')
+              ? `${sit.fence.get(from.node.index) ?? from.node.name}; fenced first`
+              : `${sit.fence.get(from.node.index) ?? from.node.name}; requires ${top.policy.requires}: recovered without waiting for the fence`
+            : stopReason(from, targets.get(top.id)),
         });
         if (to.promote) transitions.push({ kind: 'promote', subject: key, to: to.node.name, reason: promoteReason(to, targets.get(top.id)) });
       }

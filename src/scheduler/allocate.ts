@@ -66,7 +66,11 @@ export function currentCopies(view: ClusterView, sit: Situation, top: TopView): 
         let cur = out.get(node.index);
         if (!cur) out.set(node.index, (cur = { slots: new Set(), promoted: false, failed: false, fixed: new Set(), fixedWhy: undefined }));
         cur.slots.add(slot);
-        if (cond === 'promoted' || (cond === 'failed' && own(entries, nodeName)?.promoted)) cur.promoted = true;
+        // A copy stuck on a node that cannot be fenced yet still counts as the primary it was.
+        const recordedState = own(entries, nodeName);
+        if (cond === 'promoted' || ((cond === 'failed' || cond === 'stuck') && (recordedState?.promoted || recordedState?.state === 'promoted'))) {
+          cur.promoted = true;
+        }
         if (cond === 'failed') cur.failed = true;
         let why: string | undefined;
         if (cond === 'stuck') {
@@ -76,7 +80,9 @@ export function currentCopies(view: ClusterView, sit: Situation, top: TopView): 
             ? `waits for the fence of ${node.name} under way`
             : !view.fencing
               ? `${node.name} is unclean and fencing is off: cannot prove it stopped`
-              : `${node.name} is unclean and cannot be fenced without quorum`;
+              : view.maintenance
+                ? `${node.name} is unclean; the cluster is in maintenance, so it is not fenced`
+                : `${node.name} is unclean and cannot be fenced without quorum`;
         }
         else if (node.maintenance) why = `${node.name} is in maintenance`;
         else if (view.maintenance) why = 'the cluster is in maintenance';
@@ -337,14 +343,20 @@ export function allocate(view: ClusterView, sit: Situation): Allocation {
   }
 
   function applyLocation(t: Target, loc: Location, via: string): void {
+    // In an asymmetric (opt-in) cluster a location that is not a ban opens the node, from 0.
+    const opens = !view.symmetric && via === '';
+    const put = (n: number, score: number, source: string) => {
+      if (opens && score > -INFINITY && !t.scores.has(n) && t.baseScore <= -INFINITY) t.scores.set(n, 0);
+      add(t, n, score, source);
+    };
     if (loc.node !== undefined) {
       const node = view.nodeByName.get(loc.node);
-      if (node) add(t, node.index, loc.score ?? 0, `${via}location ${loc.id}`);
+      if (node) put(node.index, loc.score ?? 0, `${via}location ${loc.id}`);
       return;
     }
     for (const rule of loc.rules ?? []) {
       const match = ruleMatches(rule);
-      for (let n = 0; n < match.length; n++) if (match[n]) add(t, n, rule.score, `${via}location ${loc.id} (rule)`);
+      for (let n = 0; n < match.length; n++) if (match[n]) put(n, rule.score, `${via}location ${loc.id} (rule)`);
     }
   }
 

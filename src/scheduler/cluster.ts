@@ -106,6 +106,8 @@ export interface TopView {
   readonly id: string;
   readonly index: number;
   readonly kind: TopKind;
+  /** The group's id, for a group or a clone of a group. */
+  readonly groupId: string | undefined;
   readonly members: PrimView[];
   readonly isClone: boolean;
   readonly promotable: boolean;
@@ -237,6 +239,7 @@ export function buildClusterView(config: Config, status: Status, now: number): C
       id: r.id,
       index,
       kind: r.type,
+      groupId: inner.type === 'group' ? inner.id : undefined,
       members: [],
       isClone: r.type === 'clone' || r.type === 'promotable',
       promotable: r.type === 'promotable',

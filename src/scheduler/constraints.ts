@@ -18,10 +18,17 @@ export function enforcePrerequisites(view: ClusterView, targets: ReadonlyMap<str
       const action = o.firstAction ?? 'start';
       const running = first.copies.size > 0 && first.runMembers > 0;
       const ok = action === 'start' ? running : action === 'promote' ? first.promoted.size > 0 : true;
+      const interleaved = first.top.isClone && then.top.isClone && then.top.interleave;
       if (!ok) {
-        changed = drop(then, () => true, `order ${o.id}: needs ${o.first} to ${action}, which will not happen`) || changed;
-      } else if (action === 'start' && first.top.isClone && then.top.isClone && then.top.interleave) {
+        const why =
+          action === 'promote' && running
+            ? `order ${o.id}: waits for ${o.first} to be promoted (no copy can be promoted yet)`
+            : `order ${o.id}: needs ${o.first} to ${action}, which will not happen`;
+        changed = drop(then, () => true, why) || changed;
+      } else if (interleaved && action === 'start') {
         changed = drop(then, (n) => !first.copies.has(n), `order ${o.id} (interleaved): no copy of ${o.first} on that node`) || changed;
+      } else if (interleaved && action === 'promote') {
+        changed = drop(then, (n) => !first.promoted.has(n), `order ${o.id} (interleaved): ${o.first} is not promoted on that node`) || changed;
       }
     }
     for (const c of colocs) {
