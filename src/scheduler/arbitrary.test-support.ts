@@ -45,7 +45,7 @@ const scoreArb: fc.Arbitrary<number | string> = fc.oneof({ withCrossShrink: true
 );
 
 const policyArb = fc.record({
-  stickiness: rare(fc.oneof({ withCrossShrink: true }, fc.integer({ min: -50, max: 200 }), fc.constant('INFINITY'))),
+  stickiness: rare(fc.oneof({ withCrossShrink: true }, fc.integer({ min: 0, max: 200 }), fc.constant('INFINITY'))),
   migrationThreshold: rare(fc.oneof({ withCrossShrink: true }, fc.integer({ min: 1, max: 3 }), fc.constant('INFINITY' as const))),
   failureTimeout: rare(fc.constantFrom('30s', '10m', '1h')),
   onFail: rare(fc.constantFrom(...ON_FAIL)),

@@ -247,9 +247,15 @@ export function factsOf(config: Config, status: Status, now: number): Facts {
       const n = nodes.get(nodeName);
       if (!n) continue;
       const id = copyId(key, nodeName);
+      const mayRun = ACTIVE_STATES.has(copy.state) || copy.state === 'unknown';
       if (n.state === 'unclean') {
         // With fencing off, an unclean node is taken as down (nothing there requires fencing then).
-        if (fencingOn && !fenceSet.has(n.name) && (ACTIVE_STATES.has(copy.state) || copy.state === 'unknown')) frozen.set(id, `${nodeName} is unclean and is not fenced in this plan`);
+        if (fencingOn && !fenceSet.has(n.name) && mayRun) frozen.set(id, `${nodeName} is unclean and is not fenced in this plan`);
+        continue;
+      }
+      if (n.state === 'online' && n.fencing && !fenceSet.has(n.name) && mayRun) {
+        // A fence under way of a node that still answers: what runs there waits for it.
+        frozen.set(id, `a fence of ${nodeName} is under way`);
         continue;
       }
       if (n.state !== 'online' || fenceSet.has(n.name) || !ACTIVE_STATES.has(copy.state)) continue;
@@ -258,6 +264,36 @@ export function factsOf(config: Config, status: Status, now: number): Facts {
       else if (prim && !prim.policy.managed) frozen.set(id, `${prim.id} is unmanaged`);
       else if (prim && copy.state === 'failed' && onFail(prim, lastFailure(prim.id, nodeName)?.operation ?? 'monitor') === 'block') {
         frozen.set(id, `${prim.id} failed there with on-fail block`);
+      }
+    }
+  }
+
+  // A group stops in reverse order on a node: a member before one that is left as it is cannot
+  // stop either (its stop would have to wait for a stop that never comes).
+  for (const top of tops.values()) {
+    if (top.prims.length < 2) continue;
+    // Every slot the status records, also those beyond maxPerNode (left from an older config).
+    let slots = top.maxPerNode;
+    for (const key of Object.keys(status.resources ?? {})) {
+      const m = /^(.+):(\d+)$/.exec(key);
+      if (m && top.prims.some((p) => p.id === m[1])) slots = Math.max(slots, Number(m[2]) + 1);
+    }
+    for (const n of nodes.values()) {
+      for (let slot = 0; slot < slots; slot++) {
+        const key = (p: PrimFacts) => (slot === 0 ? p.id : `${p.id}:${slot}`);
+        let holder: string | undefined;
+        for (let i = top.prims.length - 1; i >= 0; i--) {
+          const p = top.prims[i]!;
+          const id = copyId(key(p), n.name);
+          if (frozen.has(id)) {
+            holder ??= p.id;
+            continue;
+          }
+          const state = status.resources?.[key(p)]?.[n.name]?.state;
+          if (holder !== undefined && state !== undefined && ACTIVE_STATES.has(state) && n.state === 'online' && !fenceSet.has(n.name)) {
+            frozen.set(id, `${holder} after it in group ${top.id} is left as it is`);
+          }
+        }
       }
     }
   }

@@ -121,25 +121,25 @@ property('b. nothing starts or is promoted on a node that may not host resources
 });
 
 // c. -------------------------------------------------------------------------------------------
-property('c. starts that require fencing, and recoveries from a fenced node, come after the fences', ({ facts, plan: p, dag }) => {
+property('c. a start that requires fencing comes after every fence of the plan, and waits for unclean nodes not fenced now', ({ facts, plan: p, dag }) => {
   const fences = p.actions.filter((a) => a.kind === 'fence');
-  if (fences.length === 0) return;
+  // Unclean nodes this plan does not fence (a fence under way, no quorum, maintenance): what ran
+  // there may still run, so nothing that requires fencing may start anywhere.
+  const waiting = [...facts.nodes.values()]
+    .filter((n) => (n.state === 'unclean' || (n.state === 'online' && n.fencing)) && !facts.fenceSet.has(n.name))
+    .map((n) => n.name);
   for (const a of p.actions) {
     if (a.kind !== 'start') continue;
     const prim = facts.prims.get(baseOf(a.resource!));
     if (!prim) continue;
+    if (prim.policy.requires !== 'fencing') continue;
+    if (waiting.length) violated(`${a.id} requires fencing, but ${waiting.join(', ')} (unclean, or being fenced) is not fenced in this plan`);
+    // Every fence, and so also the fence that stops (by implication) what ran on its node.
     const before = dag.ancestors(a.id);
-    if (prim.policy.requires === 'fencing') {
-      for (const f of fences) if (!before.has(f.id)) violated(`${a.id} requires fencing but may run before ${f.id}`);
-    }
-    if (!prim.top.isClone) {
-      // The copy that ran (or may have run) on a node being fenced is stopped only by the fence.
-      for (const f of fences) {
-        const was = facts.status.resources?.[prim.id]?.[f.node!]?.state;
-        if (was !== undefined && was !== 'stopped' && !before.has(f.id)) {
-          violated(`${a.id} recovers ${prim.id}, which was ${was} on ${f.node}, but may run before ${f.id}`);
-        }
-      }
+    for (const f of fences) {
+      if (before.has(f.id)) continue;
+      const was = facts.status.resources?.[a.resource!]?.[f.node!]?.state;
+      violated(`${a.id} requires fencing but may run before ${f.id}${was !== undefined && was !== 'stopped' ? ` (it was ${was} there)` : ''}`);
     }
   }
 });
