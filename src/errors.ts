@@ -10,6 +10,8 @@ export const ERROR_CODES = {
   CONFIG_INVALID: { exitCode: 1, httpStatus: 422 },
   /** A status snapshot was refused: schema, or it does not fit the configuration. */
   STATUS_INVALID: { exitCode: 1, httpStatus: 422 },
+  /** A Pacemaker CIB could not be read: not well-formed XML, or not a <cib> document. */
+  CIB_INVALID: { exitCode: 1, httpStatus: 422 },
   /** The command line (or a request) was malformed: unknown option, bad value, wrong combination. */
   USAGE: { exitCode: 2, httpStatus: 400 },
   /** A named thing does not exist: a file, a resource, a node. */

@@ -2,9 +2,11 @@
 
 import type { Command } from 'commander';
 import { registerCheck } from './check.js';
+import { registerConvert } from './convert.js';
 import { registerPlan } from './plan.js';
 
 export function registerCommands(program: Command): void {
   registerCheck(program);
   registerPlan(program);
+  registerConvert(program);
 }
