@@ -292,6 +292,83 @@ property('j. copies the plan cannot touch are left alone; a cluster in maintenan
   }
 });
 
+// k. -------------------------------------------------------------------------------------------
+/**
+ * Whether `x` waits for the end of what a copy recorded on `node` does: the node's fence, or one
+ * of `kinds` of the copy (its stop, implied or not; its probe; its demote for a primary).
+ */
+function endsBefore(dag: Dag, x: string, key: string, node: string, kinds: readonly string[]): boolean {
+  for (const id of dag.ancestors(x)) {
+    const a = dag.byId.get(id);
+    if (!a) continue;
+    if (a.kind === 'fence' && a.node === node) return true;
+    if (kinds.includes(a.kind) && a.resource === key && a.node === node) return true;
+  }
+  return false;
+}
+
+property('k. while the plan runs, a primitive that is not a clone never runs in two places', ({ facts, plan: p, dag }) => {
+  for (const top of facts.tops.values()) {
+    if (top.isClone) continue;
+    for (const prim of top.prims) {
+      const starts = p.actions.filter((a) => a.kind === 'start' && a.resource === prim.id);
+      if (starts.length > 1) violated(`${prim.id} starts ${starts.length} times: ${starts.map((a) => a.id).join(', ')}`);
+      const x = starts[0];
+      if (!x) continue;
+      for (const [node, c] of Object.entries(facts.status.resources?.[prim.id] ?? {})) {
+        const n = facts.nodes.get(node);
+        if (!n || !(ACTIVE_STATES.has(c.state) || c.state === 'unknown')) continue;
+        // Copies on unclean nodes count only for resources that require fencing (requires quorum
+        // or nothing: recovered without waiting for the fence, by design; see B2 in the bugs file).
+        if (n.state === 'offline' || n.state === 'fenced' || (n.state === 'unclean' && prim.policy.requires !== 'fencing')) continue;
+        if (!endsBefore(dag, x.id, prim.id, node, ['stop', 'probe'])) violated(`${x.id} may run while the copy ${c.state} on ${node} still runs (no stop, probe or fence of it before)`);
+      }
+    }
+  }
+});
+
+// l. -------------------------------------------------------------------------------------------
+property('l. while the plan runs, a promotable never has more than promotedMax primaries', ({ facts, plan: p, dag }) => {
+  for (const top of facts.tops.values()) {
+    if (!top.promotable) continue;
+    const prim = top.prims[0]!;
+    const promotes = p.actions.filter((a) => a.kind === 'promote' && a.resource !== undefined && baseOf(a.resource) === prim.id);
+    const primaries: Array<{ key: string; node: string }> = [];
+    for (const key of keysOf(facts.status, prim.id)) {
+      for (const [node, c] of Object.entries(facts.status.resources![key]!)) {
+        const n = facts.nodes.get(node);
+        if (c.state === 'promoted' && n && (n.state === 'online' || n.state === 'unclean')) primaries.push({ key, node });
+      }
+    }
+    for (const x of promotes) {
+      const still = primaries.filter((c) => !endsBefore(dag, x.id, c.key, c.node, ['demote', 'stop']));
+      const concurrent = promotes.filter((y) => y !== x && !dag.ancestors(y.id).has(x.id));
+      const total = still.length + concurrent.length + 1;
+      if (total > top.promotedMax) {
+        violated(
+          `${x.id} may run while ${[...still.map((c) => `${c.key}@${c.node} (promoted)`), ...concurrent.map((y) => y.id)].join(', ')} ${total - 1 > 1 ? 'are' : 'is'} also primary: ${total} > promotedMax ${top.promotedMax}`,
+        );
+      }
+    }
+  }
+});
+
+// m. -------------------------------------------------------------------------------------------
+property('m. commands go only to nodes that can run them; implied stops only on nodes fenced in the plan', ({ facts, plan: p }) => {
+  const fenced = new Set(p.actions.filter((a) => a.kind === 'fence').map((a) => a.node));
+  for (const a of p.actions) {
+    if (a.kind === 'fence' || a.kind === 'clear-failures' || a.kind === 'pseudo' || a.node === undefined) continue;
+    if (a.implied) {
+      if (a.kind !== 'stop' || !fenced.has(a.node)) violated(`${a.id} is implied, but ${a.node} is not fenced in this plan`);
+      continue;
+    }
+    const n = facts.nodes.get(a.node);
+    if (!n) violated(`${a.id} names node ${a.node}, which is not configured`);
+    if (n.state !== 'online') violated(`${a.id} is sent to ${a.node}, which is ${n.state}`);
+    if (fenced.has(a.node) && a.kind !== 'probe') violated(`${a.id} is sent to ${a.node}, which this plan fences`);
+  }
+});
+
 test('the generator produces valid scenarios, rarely rejects, and covers the interesting cases', () => {
   const seen = { clone: 0, promotable: 0, group: 0, unclean: 0, fences: 0, orders: 0, colocations: 0, rules: 0, twoActive: 0, orphan: 0, failures: 0, noQuorum: 0 };
   const samples = fc.sample(scenarioArb(), { seed: SEED, numRuns: 200 });
