@@ -73,6 +73,34 @@ class DagBuilder {
     this.to.push(after);
   }
 
+  /**
+   * An ordering that yields to every other: added only if `after` does not already lead to
+   * `before` (serialize orders, capacity). Returns whether it was added.
+   */
+  softEdge(before: Handle, after: Handle): boolean {
+    if (this.reaches(after, before)) return false;
+    this.edge(before, after);
+    return true;
+  }
+
+  private reaches(from: Handle, to: Handle): boolean {
+    const seen = new Set<Handle>([from]);
+    const stack = [from];
+    while (stack.length) {
+      const h = stack.pop()!;
+      if (h === to) return true;
+      const s = this.succ[h];
+      if (!s) continue;
+      for (const x of s) {
+        if (!seen.has(x)) {
+          seen.add(x);
+          stack.push(x);
+        }
+      }
+    }
+    return false;
+  }
+
   /** Every `before` precedes every `after`; through a pseudo action when that saves edges. */
   all(before: readonly Handle[], after: readonly Handle[], barrier: string, reason: string): void {
     if (before.length === 0 || after.length === 0) return;
@@ -164,6 +192,7 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
     const list: CopyOps[] = [];
     byTop.set(top.id, list);
     if (t.frozen) continue;
+    const unmanagedGap = new Set<string>();
     top.members.forEach((m, i) => {
       const runs = i < t.runMembers;
       for (let slot = 0; slot < top.slots; slot++) {
@@ -180,7 +209,7 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
         for (const name of sortedNodes(view, involved)) {
           const node = view.nodeByName.get(name);
           if (!node) continue;
-          if (t.current.get(node.index)?.fixed.has(slot)) {
+          if (t.current.get(node.index)?.fixed.has(slot) && isFixedCopy(m, key, node)) {
             const cur = sit.condition(key, node);
             if (cur === 'failed' || cur === 'stuck') {
               transitions.push({ kind: 'blocked', subject: `${key}@${name}`, from: cur, reason: t.current.get(node.index)!.fixedWhy ?? 'left as it is' });
@@ -190,6 +219,19 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
           const from = sit.condition(key, node);
           let to: Role = runs ? roleOfSlot(t, node.index, slot) : 'stopped';
           if (t.noStarts && from !== 'started' && from !== 'promoted') to = 'stopped';
+          // Nothing of a group runs after a member Haven may not start (unmanaged and not running).
+          if (unmanagedGap.has(`${name}/${slot}`)) to = 'stopped';
+          // A copy pinned by another member that must be left alone: what runs there may keep
+          // running, but a member starts there only where the resource could be placed anyway.
+          if (to !== 'stopped' && from !== 'started' && from !== 'promoted' && t.current.get(node.index)?.fixed.has(slot)) {
+            const pinnedNodes = [...t.current.values()].filter((c) => c.fixed.size > 0).length;
+            const placeable = !sit.cannotHost.has(node.index) && (t.scores.get(node.index) ?? t.baseScore) >= 0;
+            if (!placeable || (!top.isClone && pinnedNodes > 1)) to = 'stopped';
+          }
+          if (!m.policy.managed) {
+            if (from !== 'started' && from !== 'promoted') unmanagedGap.add(`${name}/${slot}`);
+            continue;
+          }
           const ops = planCopy(key, m, node, from, to, t);
           if (ops) opsOfKey.push(ops);
         }
@@ -227,9 +269,9 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
   cascadeGroupRestarts();
   cascadeOrderRestarts();
   emitLifecycle();
-  orderCapacity();
   emitOrders();
   emitFencingAndProbes();
+  orderCapacity();
   emitMonitors();
   emitClearFailures();
   describe();
@@ -243,11 +285,38 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
     const count = t.copies.get(n) ?? 0;
     const fixed = t.current.get(n)?.fixed;
     let rank = slot;
+    if (fixed?.has(slot)) return t.promoted.has(n) && t.current.get(n)?.promoted ? 'promoted' : 'started';
     if (fixed && fixed.size > 0) {
       for (const f of fixed) if (f < slot) rank--;
       if (rank >= count - fixed.size) return 'stopped';
     } else if (slot >= count) return 'stopped';
     return t.promoted.has(n) && rank === 0 && !fixed?.size ? 'promoted' : 'started';
+  }
+
+  /**
+   * This member's copy must be left as it is. (Another member's fixed copy only pins the group copy
+   * to its node; this member is still managed there.)
+   */
+  function isFixedCopy(m: PrimView, key: string, node: NodeView): boolean {
+    if (isFixedMember(m, key, node)) return true;
+    // A running later member that must be left as it is holds the members before it too.
+    const slot = key === m.id ? 0 : Number(key.slice(m.id.length + 1));
+    const members = m.top.members;
+    for (let i = m.position + 1; i < members.length; i++) {
+      const later = members[i]!;
+      const laterKey = slotKey(later.id, slot);
+      if (isFixedMember(later, laterKey, node) && sit.condition(laterKey, node) !== 'stopped') return true;
+    }
+    return false;
+  }
+
+  function isFixedMember(m: PrimView, key: string, node: NodeView): boolean {
+    if (view.maintenance || node.maintenance || !m.policy.managed) return true;
+    const cond = sit.condition(key, node);
+    if (cond === 'stuck') return true;
+    if (cond !== 'failed') return false;
+    const f = lastFailure(view, m.id, node.name);
+    return onFailOf(view, m, f?.operation ?? 'monitor') === 'block';
   }
 
   function planCopy(key: string, prim: PrimView | undefined, node: NodeView, from: CopyCondition, to: Role, t: Target | undefined): CopyOps | undefined {
@@ -370,7 +439,7 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
     const key = slotKey(m.id, slot);
     const node = nodes[n]!;
     if (t.frozen || m.position >= t.runMembers) return undefined;
-    if (t.current.get(n)?.fixed.has(slot)) return undefined;
+    if (isFixedCopy(m, key, node)) return undefined;
     const to = roleOfSlot(t, n, slot);
     const from = sit.condition(key, node);
     if (to === 'stopped' || (from !== 'started' && from !== 'promoted')) return undefined;
@@ -386,6 +455,12 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
   function forceRestart(ops: CopyOps, why: string): void {
     if (ops.from === 'promoted') ops.demote = PLANNED;
     ops.stop = PLANNED;
+    if (ops.prim && targets.get(ops.prim.top.id)?.noStarts) {
+      // It must restart, but nothing of it may start now: it stops, and starts in a later cycle.
+      ops.to = 'stopped';
+      ops.why = `${why}; it cannot start again yet (${targets.get(ops.prim.top.id)!.decision})`;
+      return;
+    }
     ops.start = PLANNED;
     if (ops.to === 'promoted') ops.promote = PLANNED;
     ops.why = why;
@@ -530,8 +605,7 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
       }
     }
     for (const [n, stops] of stopsOn) {
-      const starts = startsOn.get(n);
-      if (starts) dag.all(stops, starts, `load-stopped@${nodes[n]!.name}`, `what stops on ${nodes[n]!.name} frees the capacity for what starts there`);
+      for (const start of startsOn.get(n) ?? []) for (const stop of stops) dag.softEdge(stop, start);
     }
   }
 
@@ -586,7 +660,9 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
 
   function emitOrders(): void {
     const inverse: Record<ResourceAction, ResourceAction> = { start: 'stop', stop: 'start', promote: 'demote', demote: 'promote' };
-    for (const o of view.orders) {
+    // Serialize orders last: they only forbid overlap, so they yield to every other ordering.
+    const orders = [...view.orders.filter((o) => o.kind !== 'serialize'), ...view.orders.filter((o) => o.kind === 'serialize')];
+    for (const o of orders) {
       const kind = o.kind ?? 'mandatory';
       const fa = o.firstAction ?? 'start';
       const ta = o.thenAction ?? fa;
@@ -596,7 +672,9 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
       if (!first || !then) continue;
       const interleaved = first.isClone && then.isClone && then.interleave;
       const link = (a: ResourceAction, b: ResourceAction, fromTop: string, toTop: string, tag: string) => {
-        if (interleaved) {
+        if (kind === 'serialize') {
+          for (const x of actionsOf(fromTop, a)) for (const y of entryActionsOf(toTop, b)) dag.softEdge(x, y);
+        } else if (interleaved) {
           for (const node of view.nodes) {
             const before = actionsOf(fromTop, a, node.name);
             const after = entryActionsOf(toTop, b, node.name);
@@ -660,9 +738,12 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
           continue;
         }
         const fromRole: Role = ops.from === 'promoted' || ops.wasPromoted ? 'promoted' : 'started';
-        const before = new Set(monitorsFor(prim, fromRole).map((m) => m.interval));
+        // What runs now: the reported monitors when the agent reported them, else the configured ones.
+        const reported = sit.copy(key, ops.node.name)?.monitors;
+        const running = reported ? reported.map((interval) => ({ interval, timeout: prim.timeouts.stop, role: undefined })) : monitorsFor(prim, fromRole);
+        const before = new Set(running.map((m) => m.interval));
         const afterSet = new Set(after.map((m) => m.interval));
-        for (const m of monitorsFor(prim, fromRole)) {
+        for (const m of running) {
           if (afterSet.has(m.interval)) continue;
           const id = monitorAction('monitor-stop', prim, key, ops.node.name, m.interval, m.timeout, `role changes to ${ops.to}`);
           dag.edge(id, ops.promote ?? ops.demote);
@@ -687,7 +768,7 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
             if (!copy.monitors) continue;
             const node = view.nodeByName.get(name);
             if (!node || findOps(key, name)?.start || findOps(key, name)?.stop || findOps(key, name)?.promote || findOps(key, name)?.demote) continue;
-            if (t.current.get(node.index)?.fixed.has(slot)) continue;
+            if (isFixedCopy(prim, key, node)) continue;
             const cond = sit.condition(key, node);
             if (cond !== 'started' && cond !== 'promoted') continue;
             const want = monitorsFor(prim, cond);

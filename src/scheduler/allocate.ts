@@ -213,6 +213,17 @@ export function allocate(view: ClusterView, sit: Situation): Allocation {
       t.decision = view.maintenance ? 'the cluster is in maintenance: left as it is' : 'unmanaged: left as it is';
       return t;
     }
+    // From here on, an early return leaves copies as they are or stops them, but starts nothing.
+    t.noStarts = true;
+    if (!top.members[0]!.policy.managed) {
+      // Haven never starts its first member, so copies run only where that member already runs.
+      for (const [n, cur] of current) {
+        t.copies.set(n, Math.min(cur.slots.size, top.maxPerNode));
+        if (cur.promoted) t.promoted.add(n);
+      }
+      t.decision = `${top.members[0]!.id} is unmanaged: copies stay where it runs`;
+      return t;
+    }
     if (t.runMembers === 0) {
       t.decision = fixedCount ? `target role is stopped, but ${fixedWhy}` : 'target role is stopped';
       return t;
@@ -256,6 +267,7 @@ export function allocate(view: ClusterView, sit: Situation): Allocation {
       return t;
     }
 
+    t.noStarts = false;
     score(top, t);
     if (top.isClone) chooseClone(top, t, fixedCount);
     else if (fixedCount > 0) t.decision = `stays on ${[...t.copies.keys()].map((n) => nodes[n]!.name).join(', ')}: ${fixedWhy}`;
@@ -278,8 +290,12 @@ export function allocate(view: ClusterView, sit: Situation): Allocation {
         if (best < 0 || s > (t.scores.get(best) ?? t.baseScore)) best = n;
         continue;
       }
-      t.copies.set(n, cur.slots.size);
-      if (cur.promoted) t.promoted.add(n);
+      let total = 0;
+      for (const c of t.copies.values()) total += c;
+      const room = Math.min(cur.slots.size, t.top.maxPerNode, (t.top.maxCopies ?? view.nodes.length) - total);
+      if (room <= 0) continue;
+      t.copies.set(n, room);
+      if (cur.promoted && t.promoted.size < t.top.promotedMax) t.promoted.add(n);
     }
     if (best >= 0) t.copies.set(best, 1);
   }
