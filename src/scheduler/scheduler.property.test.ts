@@ -14,6 +14,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import type { Action, Plan } from '../model/plan.js';
 import type { Status } from '../model/status.js';
+import { INFINITY } from '../model/units.js';
 import { generationStats, scenarioArb, scenarioYaml, type Scenario } from './arbitrary.test-support.js';
 import { ACTIVE_STATES, baseOf, copyId, Dag, factsOf, type Facts } from './facts.test-support.js';
 import { plan } from './index.js';
@@ -283,12 +284,15 @@ property('i. nothing is placed on a node its -INFINITY locations or its failures
 });
 
 // j. -------------------------------------------------------------------------------------------
-property('j. copies the plan cannot touch are left alone; a cluster in maintenance only observes', ({ facts, plan: p }) => {
+property('j. copies the plan cannot touch and unmanaged resources are left alone; a cluster in maintenance only observes', ({ facts, plan: p }) => {
   for (const a of p.actions) {
     if (facts.clusterMaintenance && a.kind !== 'probe' && a.kind !== 'clear-failures') violated(`${a.id} in a cluster in maintenance`);
     if (a.resource === undefined || a.node === undefined || a.kind === 'clear-failures') continue;
     const why = facts.frozen.get(copyId(a.resource, a.node));
     if (why !== undefined) violated(`${a.id}, but the copy must be left as it is: ${why}`);
+    // Unmanaged: Haven observes (probes) but never starts, stops or watches it.
+    const prim = facts.prims.get(baseOf(a.resource));
+    if (prim && !prim.policy.managed && a.kind !== 'probe') violated(`${a.id}, but ${prim.id} is unmanaged`);
   }
 });
 
@@ -366,6 +370,38 @@ property('m. commands go only to nodes that can run them; implied stops only on 
     if (!n) violated(`${a.id} names node ${a.node}, which is not configured`);
     if (n.state !== 'online') violated(`${a.id} is sent to ${a.node}, which is ${n.state}`);
     if (fenced.has(a.node) && a.kind !== 'probe') violated(`${a.id} is sent to ${a.node}, which this plan fences`);
+  }
+});
+
+// n. -------------------------------------------------------------------------------------------
+property('n. ±INFINITY colocations hold after the plan', ({ facts, after }) => {
+  /** Nodes (online after the plan) where a copy of the resource in the role is active, and whether each is left as it is. */
+  const where = (top: string, role: string | undefined) => {
+    const out = new Map<string, boolean>();
+    for (const p of facts.tops.get(top)?.prims ?? []) {
+      for (const key of keysOf(after, p.id)) {
+        for (const [n, c] of Object.entries(after.resources![key]!)) {
+          if (!onlineAfter(after, n) || !ACTIVE_STATES.has(c.state)) continue;
+          if (role === 'promoted' && c.state !== 'promoted') continue;
+          if (role === 'unpromoted' && c.state === 'promoted') continue;
+          const frozen = facts.frozen.has(copyId(key, n));
+          out.set(n, (out.get(n) ?? false) || frozen);
+        }
+      }
+    }
+    return out;
+  };
+  for (const c of facts.config.constraints ?? []) {
+    if (c.type !== 'colocation' || Math.abs(c.score) < INFINITY) continue;
+    const dependent = where(c.resource, c.role);
+    const primary = where(c.with, c.withRole);
+    for (const [n, frozen] of dependent) {
+      if (frozen) continue;
+      const what = `${c.resource}${c.role ? ` (${c.role})` : ''}`;
+      const withWhat = `${c.with}${c.withRole ? ` (${c.withRole})` : ''}`;
+      if (c.score >= INFINITY && !primary.has(n)) violated(`colocation ${c.id}: ${what} is active on ${n} after the plan, where ${withWhat} is not`);
+      if (c.score <= -INFINITY && primary.has(n)) violated(`colocation ${c.id} (-INFINITY): ${what} is active on ${n} after the plan, with ${withWhat}`);
+    }
   }
 });
 
