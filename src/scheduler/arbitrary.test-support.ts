@@ -74,7 +74,7 @@ const primitiveArb = fc.record({
 type PrimitiveRaw = typeof primitiveArb extends fc.Arbitrary<infer T> ? T : never;
 
 const resourceArb = fc.record({
-  kind: fc.constantFrom('primitive', 'primitive', 'group', 'clone', 'clone-of-group', 'promotable'),
+  kind: fc.constantFrom('primitive', 'primitive', 'group', 'clone', 'clone-of-group', 'promotable', 'promotable'),
   policy: policyArb,
   innerPolicy: policyArb,
   members: fc.array(primitiveArb, { minLength: 2, maxLength: 4 }),
@@ -187,13 +187,14 @@ const copyArb = fc.record({
   resource: fc.nat(),
   member: fc.nat(),
   /** Clone slot: 0 mostly; may exceed maxPerNode - 1 (a copy left from an older config). */
-  slot: fc.oneof({ withCrossShrink: true }, { arbitrary: fc.constant(0), weight: 4 }, { arbitrary: fc.integer({ min: 1, max: 3 }), weight: 1 }),
+  slot: fc.oneof({ withCrossShrink: true }, { arbitrary: fc.constant(0), weight: 8 }, { arbitrary: fc.integer({ min: 1, max: 3 }), weight: 1 }),
   node: fc.nat(),
   state: fc.oneof({ withCrossShrink: true }, 
     { arbitrary: fc.constant('started' as const), weight: 6 },
     { arbitrary: fc.constantFrom(...COPY_STATES), weight: 4 },
   ),
-  promotionScore: rare(fc.integer({ min: -10, max: 100 }), 2),
+  /** Mostly reported: without one a copy is not promoted. */
+  promotionScore: fc.oneof({ withCrossShrink: true }, { arbitrary: fc.constant(undefined), weight: 1 }, { arbitrary: fc.integer({ min: -10, max: 100 }), weight: 3 }),
   /** For a failed copy of a promotable: it was promoted when it failed. */
   promoted: rare(fc.constant(true), 2),
   monitors: rare(fc.subarray(['5s', '10s', '30s', '1m']), 4),
