@@ -477,12 +477,26 @@ function checkOrder(c: Order, base: Path, index: Index, problems: Problem[]): vo
   if (c.first === c.then) {
     problems.push({ path: [...base, 'then'], message: `${owner} orders "${c.first}" after itself`, hint: 'an order relates two different resources' });
   }
+  const fa = c.firstAction ?? 'start';
+  const ta = c.thenAction ?? fa;
+  if (c.symmetrical === true && c.kind !== 'serialize' && isForward(fa) !== isForward(ta)) {
+    problems.push({
+      path: [...base, 'symmetrical'],
+      message: `${owner}: "${fa} ${c.first}, then ${ta} ${c.then}" cannot be symmetrical: its inverse (${INVERSE[ta]} ${c.then}, then ${INVERSE[fa]} ${c.first}) would loop with any move of the two`,
+      hint: 'remove symmetrical (an order between a start and a stop is one-way)',
+    });
+  }
   if (c.kind === 'serialize' && c.symmetrical === true) {
     problems.push({ path: [...base, 'symmetrical'], message: `${owner}: a serialize order has no direction, so it cannot be symmetrical`, hint: 'remove symmetrical' });
   }
 }
 
 const INVERSE: Record<ResourceAction, ResourceAction> = { start: 'stop', stop: 'start', promote: 'demote', demote: 'promote' };
+
+/** start and promote bring a resource up; stop and demote take it down. */
+function isForward(a: ResourceAction): boolean {
+  return a === 'start' || a === 'promote';
+}
 
 /**
  * Loops among mandatory and optional orders, on (resource, action) pairs: `a start → b start`
@@ -504,7 +518,7 @@ function checkOrderCycles(constraints: Config['constraints'] & {}, index: Index,
     const fa = c.firstAction ?? 'start';
     const ta = c.thenAction ?? fa;
     edges.push({ from: v(c.first, fa), to: v(c.then, ta), tag: i });
-    if (c.symmetrical !== false) edges.push({ from: v(c.then, INVERSE[ta]), to: v(c.first, INVERSE[fa]), tag: i });
+    if (c.symmetrical ?? isForward(fa) === isForward(ta)) edges.push({ from: v(c.then, INVERSE[ta]), to: v(c.first, INVERSE[fa]), tag: i });
   });
   for (const top of index.tops.values()) {
     if (top.kind !== 'promotable') continue;

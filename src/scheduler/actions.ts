@@ -228,6 +228,10 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
             const placeable = !sit.cannotHost.has(node.index) && (t.scores.get(node.index) ?? t.baseScore) >= 0;
             if (!placeable || (!top.isClone && pinnedNodes > 1)) to = 'stopped';
           }
+          if (to !== 'stopped' && t.current.get(node.index)?.fixed.has(slot) && !isFixedCopy(m, key, node)) {
+            // Managed members of a pinned copy on a node the resource may not use: stop them.
+            if (sit.cannotHost.has(node.index) || (t.scores.get(node.index) ?? t.baseScore) < 0) to = 'stopped';
+          }
           if (!m.policy.managed) {
             if (from !== 'started' && from !== 'promoted') unmanagedGap.add(`${name}/${slot}`);
             continue;
@@ -552,8 +556,7 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
     // Groups: members start in order and stop in reverse, on each node; a member with nothing to
     // do is skipped, so the chain links the nearest members that act.
     for (const top of view.tops) {
-      if (top.members.length < 2) continue;
-      for (let slot = 0; slot < top.slots; slot++) {
+      for (let slot = 0; top.members.length > 1 && slot < top.slots; slot++) {
         const byNode = new Map<NodeView, Array<CopyOps | undefined>>();
         top.members.forEach((m, i) => {
           for (const ops of copyOps.get(slotKey(m.id, slot)) ?? []) {
@@ -666,7 +669,10 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
       const kind = o.kind ?? 'mandatory';
       const fa = o.firstAction ?? 'start';
       const ta = o.thenAction ?? fa;
-      const symmetrical = o.symmetrical ?? kind !== 'serialize';
+      // An order between actions of opposite directions (start A, then stop B) is one-way by default:
+      // its inverse would loop with the moves of the same resources.
+      const sameDirection = (fa === 'start' || fa === 'promote') === (ta === 'start' || ta === 'promote');
+      const symmetrical = o.symmetrical ?? (kind !== 'serialize' && sameDirection);
       const first = view.topById.get(o.first);
       const then = view.topById.get(o.then);
       if (!first || !then) continue;
