@@ -217,11 +217,18 @@ export function allocate(view: ClusterView, sit: Situation): Allocation {
     t.noStarts = true;
     if (!top.members[0]!.policy.managed) {
       // Haven never starts its first member, so copies run only where that member already runs.
+      const first = top.members[0]!;
       for (const [n, cur] of current) {
-        t.copies.set(n, Math.min(cur.slots.size, top.maxPerNode));
+        let running = 0;
+        for (const slot of cur.slots) {
+          const c = sit.condition(slotKey(first.id, slot), nodes[n]!);
+          if (c === 'started' || c === 'promoted' || c === 'stuck' || c === 'failed') running++;
+        }
+        if (running === 0) continue;
+        t.copies.set(n, Math.min(running, top.maxPerNode));
         if (cur.promoted) t.promoted.add(n);
       }
-      t.decision = `${top.members[0]!.id} is unmanaged: copies stay where it runs`;
+      t.decision = `${first.id} is unmanaged: copies stay where it runs`;
       return t;
     }
     if (t.runMembers === 0) {
