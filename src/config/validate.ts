@@ -521,10 +521,14 @@ function checkOrderCycles(constraints: Config['constraints'] & {}, index: Index,
     if (c.symmetrical ?? isForward(fa) === isForward(ta)) edges.push({ from: v(c.then, INVERSE[ta]), to: v(c.first, INVERSE[fa]), tag: i });
   });
   for (const top of index.tops.values()) {
-    if (top.kind !== 'promotable') continue;
     const has = (a: ResourceAction): boolean => vertices.has(`${a} ${top.id}`);
+    // A move or restart stops a copy before starting one (and demotes before promoting): an
+    // order between a start and a stop that leads back against that loops on the first move.
+    if (has('stop') && has('start')) edges.push({ from: v(top.id, 'stop'), to: v(top.id, 'start'), tag: undefined });
+    if (top.kind !== 'promotable') continue;
     if (has('start') || has('promote')) edges.push({ from: v(top.id, 'start'), to: v(top.id, 'promote'), tag: undefined });
     if (has('demote') || has('stop')) edges.push({ from: v(top.id, 'demote'), to: v(top.id, 'stop'), tag: undefined });
+    if (has('demote') && has('promote')) edges.push({ from: v(top.id, 'demote'), to: v(top.id, 'promote'), tag: undefined });
   }
   const cycles = findCycles([...vertices], edges);
   // A loop of symmetrical orders shows up twice, once among starts and once among stops: report
