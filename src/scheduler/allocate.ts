@@ -166,6 +166,7 @@ export function allocate(view: ClusterView, sit: Situation): Allocation {
     if (progress[top.index] !== 0) return;
     progress[top.index] = 1;
     for (const link of view.primariesOf[top.index] ?? []) place(link.other);
+    for (const { first } of view.interleavedAfter[top.index] ?? []) place(first);
     const t = decide(top);
     for (const [n, count] of t.copies) for (let i = 0; i < count; i++) assign(n, top);
     targets.set(top.id, t);
@@ -299,7 +300,9 @@ export function allocate(view: ClusterView, sit: Situation): Allocation {
       }
       let total = 0;
       for (const c of t.copies.values()) total += c;
-      const room = Math.min(cur.slots.size, t.top.maxPerNode, (t.top.maxCopies ?? view.nodes.length) - total);
+      let active = 0;
+      for (const slot of cur.slots) if (slot < t.top.maxPerNode) active++;
+      const room = Math.min(active, (t.top.maxCopies ?? view.nodes.length) - total);
       if (room <= 0) continue;
       t.copies.set(n, room);
       if (cur.promoted && t.promoted.size < t.top.promotedMax) t.promoted.add(n);
@@ -335,6 +338,18 @@ export function allocate(view: ClusterView, sit: Situation): Allocation {
       applyColocation(t, link.colocation, byIndex[link.other.index]);
     }
     addDependentInfluence(top, t);
+    // An interleaved clone ordered after another runs its copies only beside that one's.
+    for (const { order, first } of view.interleavedAfter[top.index] ?? []) {
+      const ft = byIndex[first.index];
+      if (!ft) continue;
+      const promote = (order.firstAction ?? 'start') === 'promote';
+      const has = (n: number) => (promote ? ft.promoted.has(n) : ft.copies.has(n));
+      const keep = new Map<number, number>();
+      for (const n of ft.copies.keys()) if (has(n)) keep.set(n, t.scores.get(n) ?? t.baseScore);
+      t.scores = keep;
+      t.baseScore = -INFINITY;
+      t.contributions.push({ node: '*', score: -INFINITY, source: `order ${order.id} (interleaved): only beside ${promote ? 'a promoted copy of ' : ''}${first.id}` });
+    }
   }
 
   /** Location constraints, stickiness and failure bans of the resource itself. */

@@ -161,6 +161,8 @@ export interface ClusterView {
   readonly colocationsWith: ReadonlyMap<string, readonly Colocation[]>;
   /** By top index: colocations in which the top is the dependent, with the primary resolved. */
   readonly primariesOf: ReadonlyArray<readonly ColocationLink[] | undefined>;
+  /** By top index: the clones an interleaved clone must follow (mandatory orders on start or promote). */
+  readonly interleavedAfter: ReadonlyArray<readonly { readonly order: Order; readonly first: TopView }[] | undefined>;
   /** By top index: colocations in which the top is the primary, with the dependent resolved. */
   readonly dependentsOf: ReadonlyArray<readonly ColocationLink[] | undefined>;
   readonly orders: readonly Order[];
@@ -274,6 +276,15 @@ export function buildClusterView(config: Config, status: Status, now: number): C
   const orders = constraints.filter((x): x is Order => x.type === 'order');
   const primariesOf: Array<ColocationLink[] | undefined> = new Array(tops.length);
   const dependentsOf: Array<ColocationLink[] | undefined> = new Array(tops.length);
+  const interleavedAfter: Array<{ order: Order; first: TopView }[] | undefined> = new Array(tops.length);
+  for (const o of orders) {
+    const first = topById.get(o.first);
+    const then = topById.get(o.then);
+    const action = o.firstAction ?? 'start';
+    if (!first || !then || !first.isClone || !then.isClone || !then.interleave) continue;
+    if ((o.kind ?? 'mandatory') !== 'mandatory' || (action !== 'start' && action !== 'promote')) continue;
+    (interleavedAfter[then.index] ??= []).push({ order: o, first });
+  }
   for (const c of colocs) {
     const dep = topById.get(c.resource);
     const primary = topById.get(c.with);
@@ -339,6 +350,7 @@ export function buildClusterView(config: Config, status: Status, now: number): C
     colocationsWith: groupBy(colocs, (x) => x.with),
     primariesOf,
     dependentsOf,
+    interleavedAfter,
     orders,
     copiesOf: (key) => own(recorded, key),
     failures,
