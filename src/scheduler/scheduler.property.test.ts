@@ -173,7 +173,10 @@ property('d. order constraints hold in the DAG', ({ facts, plan: p, dag }) => {
       }
     };
     need(o.first, fa, o.then, ta, `${o.first} ${fa} then ${o.then} ${ta}${interleaved ? ', interleaved' : ''}`);
-    if (o.symmetrical ?? true) need(o.then, INVERSE[ta], o.first, INVERSE[fa], `reverse: ${o.then} ${INVERSE[ta]} then ${o.first} ${INVERSE[fa]}`);
+    // Symmetrical by default when both actions go the same way (docs/config.md: a mixed order
+    // such as "start A, then stop B" is not, its inverse would loop with any move of the two).
+    const forward = (a: ResourceAction) => a === 'start' || a === 'promote';
+    if (o.symmetrical ?? forward(fa) === forward(ta)) need(o.then, INVERSE[ta], o.first, INVERSE[fa], `reverse: ${o.then} ${INVERSE[ta]} then ${o.first} ${INVERSE[fa]}`);
   }
 });
 
