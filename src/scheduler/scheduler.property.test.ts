@@ -12,6 +12,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { DEFAULTS } from '../model/config.js';
 import type { Action, Plan } from '../model/plan.js';
 import type { Status } from '../model/status.js';
 import { INFINITY } from '../model/units.js';
@@ -181,8 +182,9 @@ property('d. order constraints hold in the DAG', ({ facts, plan: p, dag }) => {
 });
 
 // e. -------------------------------------------------------------------------------------------
-property('e. the plan is a well-formed DAG: unique ids, known ends, no cycle, a reason everywhere', ({ plan: p, dag }) => {
+property('e. the plan is a well-formed DAG: unique ids, known ends, no cycle, a reason and the configured timeout everywhere', ({ facts, plan: p, dag }) => {
   const ids = new Set<string>();
+  const defaultTimeout = facts.config.cluster.defaults?.operationTimeout ?? DEFAULTS.operationTimeout;
   for (const a of p.actions) {
     if (ids.has(a.id)) violated(`duplicate action id ${a.id}`);
     ids.add(a.id);
@@ -190,6 +192,18 @@ property('e. the plan is a well-formed DAG: unique ids, known ends, no cycle, a 
     if (['start', 'stop', 'promote', 'demote', 'monitor-start', 'monitor-stop'].includes(a.kind) && (a.resource === undefined || a.node === undefined)) {
       violated(`${a.id} (${a.kind}) names no resource or node`);
     }
+    // What the executor waits for: the operation's own timeout, or the cluster default.
+    const prim = a.resource === undefined ? undefined : facts.prims.get(baseOf(a.resource));
+    if (prim && !a.implied && (a.kind === 'start' || a.kind === 'stop' || a.kind === 'promote' || a.kind === 'demote')) {
+      const want = prim.operations.find((o) => o.name === a.kind)?.timeout ?? defaultTimeout;
+      if (a.timeout !== want) violated(`${a.id} has timeout ${String(a.timeout)}, but ${prim.id}'s ${a.kind} timeout is ${want}`);
+    }
+    if (prim && a.kind === 'monitor-start') {
+      const op = prim.operations.find((o) => o.name === 'monitor' && o.interval === a.interval);
+      if (!op) violated(`${a.id} starts a monitor every ${String(a.interval)} ms, which ${prim.id} does not configure`);
+      if (a.timeout !== (op.timeout ?? defaultTimeout)) violated(`${a.id} has timeout ${String(a.timeout)}, but the monitor's is ${op.timeout ?? defaultTimeout}`);
+    }
+    if (a.implied && a.kind !== 'stop') violated(`${a.id} is implied, but only stops are implied (by a fence)`);
   }
   for (const [b, a] of p.edges) {
     if (!ids.has(b) || !ids.has(a)) violated(`edge ${b} → ${a} names an action not in the plan`);
