@@ -219,6 +219,7 @@ export function allocate(view: ClusterView, sit: Situation): Allocation {
     if (!top.members[0]!.policy.managed) {
       // Haven never starts its first member, so copies run only where that member already runs.
       const first = top.members[0]!;
+      score(top, t); // the managed members still heed bans
       for (const [n, cur] of current) {
         let running = 0;
         for (const slot of cur.slots) {

@@ -9,7 +9,8 @@ import type { ClusterView } from './cluster.js';
 export function enforcePrerequisites(view: ClusterView, targets: ReadonlyMap<string, Target>): void {
   const orders = view.orders.filter((o) => (o.kind ?? 'mandatory') === 'mandatory');
   const colocs = [...view.colocationsOf.values()].flat().filter((c) => c.score >= INFINITY && c.role !== 'promoted');
-  for (let round = 0; round <= orders.length + colocs.length; round++) {
+  const bans = [...view.colocationsOf.values()].flat().filter((c) => c.score <= -INFINITY && c.role !== 'promoted');
+  for (let round = 0; round <= orders.length + colocs.length + bans.length; round++) {
     let changed = false;
     for (const o of orders) {
       const first = targets.get(o.first);
@@ -40,6 +41,15 @@ export function enforcePrerequisites(view: ClusterView, targets: ReadonlyMap<str
         primary.runMembers > 0 &&
         (c.withRole === 'promoted' ? primary.promoted.has(n) : c.withRole === 'unpromoted' ? !primary.promoted.has(n) : true);
       changed = drop(dep, (n) => !has(n), `colocation ${c.id}: ${c.with} does not run there`) || changed;
+    }
+    for (const c of bans) {
+      // Placement honours these unless another rule forced the dependent there: drop it, then.
+      const dep = targets.get(c.resource);
+      const primary = targets.get(c.with);
+      if (!dep || !primary || dep.frozen) continue;
+      const with_ = (n: number) =>
+        primary.copies.has(n) && (c.withRole === 'promoted' ? primary.promoted.has(n) : c.withRole === 'unpromoted' ? !primary.promoted.has(n) : true);
+      changed = drop(dep, with_, `colocation ${c.id}: may not run where ${c.with} runs`) || changed;
     }
     if (!changed) return;
   }
