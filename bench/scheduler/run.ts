@@ -13,10 +13,10 @@
 // plans, each after a full GC; a plan slower than --slow-ms is measured once (its warm-up run).
 //
 // Flags: --sizes NxR,… --runs K --statuses steady,cold --seed S --slow-ms MS --timeout S
-//        --pacemaker auto|off|only --pcmk-sizes NxR,… --pcmk-runs K --out DIR
+//        --pacemaker auto|off|only --pcmk-sizes NxR,… --pcmk-runs K --pcmk-timeout S --out DIR
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,6 +40,7 @@ const USAGE = `usage: node --expose-gc dist/bench/scheduler/run.js [flags]
   --pacemaker MODE      auto (when crm_simulate and the CIB writer exist), off, only
   --pcmk-sizes NxR,...  clusters for the crm_simulate comparison (default 16x2000,32x4000)
   --pcmk-runs K         crm_simulate runs per size (default 1: it takes minutes)
+  --pcmk-timeout S      per crm_simulate run (default 3600)
   --out DIR             inputs, CIBs and graphs (default $TMPDIR/haven-bench-scheduler)
 `;
 const MB = 1024 * 1024;
@@ -63,6 +64,7 @@ interface Flags {
   pacemaker: 'auto' | 'off' | 'only';
   pcmkSizes: Size[];
   pcmkRuns: number;
+  pcmkTimeoutSec: number;
   out: string;
 }
 
@@ -131,6 +133,7 @@ function parseFlags(argv: readonly string[]): Flags {
     pacemaker: 'auto',
     pcmkSizes: parseSizes('16x2000,32x4000'),
     pcmkRuns: 1,
+    pcmkTimeoutSec: 3600,
     out: join(tmpdir(), 'haven-bench-scheduler'),
   };
   for (let i = 0; i < argv.length; i++) {
@@ -182,6 +185,9 @@ function parseFlags(argv: readonly string[]): Flags {
         break;
       case '--pcmk-runs':
         flags.pcmkRuns = int(1);
+        break;
+      case '--pcmk-timeout':
+        flags.pcmkTimeoutSec = int(1);
         break;
       case '--out':
         flags.out = value();
@@ -451,24 +457,25 @@ interface PcmkRun {
   /** Peak RSS, when /usr/bin/time is there to tell. */
   readonly maxRss?: number;
   readonly status: number | null;
+  readonly timedOut: boolean;
   readonly output: string;
 }
 
-/** One crm_simulate run, timed; CPU and memory from /usr/bin/time where present, else bash's `times`. */
+/**
+ * One crm_simulate run, timed; CPU and memory from /usr/bin/time where present, else bash's
+ * `times`. coreutils `timeout` kills crm_simulate itself when it runs too long (a timeout on the
+ * wrapper alone would leave it running).
+ */
 function runCrmSimulate(bin: string, args: readonly string[], timeoutSec: number, outFile: string): PcmkRun {
+  const have = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
   const gnuTime = existsSync('/usr/bin/time') && spawnSync('/usr/bin/time', ['-f', '%U', 'true'], { encoding: 'utf8' }).status === 0;
+  const command = have('timeout') ? ['timeout', '-s', 'KILL', String(timeoutSec), bin, ...args] : [bin, ...args];
+  rmSync(`${outFile}.time`, { force: true });
   const t0 = performance.now();
-  let r;
-  if (gnuTime) {
-    r = spawnSync('/usr/bin/time', ['-f', 'TIME %U %S %M', '-o', `${outFile}.time`, bin, ...args], { encoding: 'utf8', timeout: timeoutSec * 1000, maxBuffer: 256 * MB });
-  } else {
-    r = spawnSync('bash', ['-c', '"$@"; rc=$?; times > "$TIMES"; exit $rc', 'bash', bin, ...args], {
-      encoding: 'utf8',
-      timeout: timeoutSec * 1000,
-      maxBuffer: 256 * MB,
-      env: { ...process.env, TIMES: `${outFile}.time` },
-    });
-  }
+  const options = { encoding: 'utf8' as const, timeout: (timeoutSec + 30) * 1000, maxBuffer: 256 * MB };
+  const r = gnuTime
+    ? spawnSync('/usr/bin/time', ['-f', 'TIME %U %S %M', '-o', `${outFile}.time`, ...command], options)
+    : spawnSync('bash', ['-c', '"$@"; rc=$?; times > "$TIMES"; exit $rc', 'bash', ...command], { ...options, env: { ...process.env, TIMES: `${outFile}.time` } });
   const wallMs = performance.now() - t0;
   const output = `${r.stdout ?? ''}${r.stderr ?? ''}`;
   writeFileSync(outFile, output);
@@ -491,7 +498,8 @@ function runCrmSimulate(bin: string, args: readonly string[], timeoutSec: number
       cpuMs = (secs(u ?? '') + secs(s ?? '')) * 1000;
     }
   }
-  return { wallMs, cpuMs, ...(maxRss !== undefined ? { maxRss } : {}), status: r.error ? null : r.status, output };
+  const timedOut = r.status === 137 || r.status === 124 || r.signal === 'SIGKILL' || (r.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT';
+  return { wallMs, cpuMs, ...(maxRss !== undefined ? { maxRss } : {}), status: r.error ? null : r.status, timedOut, output };
 }
 
 interface GraphSummary {
@@ -588,15 +596,23 @@ async function runPacemakerComparison(flags: Flags): Promise<boolean> {
     const pcmk: PcmkRun[] = [];
     for (let i = 0; i < flags.pcmkRuns; i++) {
       log(`crm_simulate -R -Q -x ${cibFile} -G ${graphFile} (run ${i + 1} of ${flags.pcmkRuns})`);
-      const r = runCrmSimulate(bin, ['-R', '-Q', '-x', cibFile, '-G', graphFile], flags.timeoutSec, join(flags.out, `crm_simulate-${tag}.out`));
-      log(`  ${fmtMs(r.wallMs)} ms wall, ${fmtMs(r.cpuMs)} ms CPU, exit ${r.status}`);
+      rmSync(graphFile, { force: true });
+      const r = runCrmSimulate(bin, ['-R', '-Q', '-x', cibFile, '-G', graphFile], flags.pcmkTimeoutSec, join(flags.out, `crm_simulate-${tag}.out`));
+      log(`  ${fmtMs(r.wallMs)} ms wall, ${fmtMs(r.cpuMs)} ms CPU, exit ${r.status}${r.timedOut ? ' (timed out)' : ''}`);
       pcmk.push(r);
       if (r.status !== 0) break;
     }
     const lastRun = pcmk[pcmk.length - 1]!;
     if (lastRun.status !== 0 || !existsSync(graphFile)) {
       ok = false;
-      notes.push(`${tag}: crm_simulate failed (exit ${lastRun.status}): ${lastRun.output.slice(0, 400)}`);
+      const m = h.value;
+      rows.push(['Haven plan()', tag, fmtInt(m.actions), fmtInt(m.edges), fmtInt(m.kinds['start'] ?? 0), `${fmtInt(m.kinds['probe'] ?? 0)} (per node)`, fmtInt(m.kinds['monitor-start'] ?? 0), fmtMs(median(m.times)), fmtMs(median(m.cpu)), fmtMb(m.maxRss)]);
+      rows.push(['crm_simulate -R', tag, '-', '-', '-', '-', '-', `> ${fmtMs(lastRun.wallMs)}`, '?', '?']);
+      notes.push(
+        lastRun.timedOut
+          ? `${tag}: crm_simulate did not finish within ${flags.pcmkTimeoutSec} s (--pcmk-timeout) and was killed: ratio > ${(lastRun.wallMs / median(m.times)).toFixed(0)}× wall`
+          : `${tag}: crm_simulate failed (exit ${lastRun.status}): ${lastRun.output.slice(0, 400)}`,
+      );
       continue;
     }
     const g = summarizeGraph(readFileSync(graphFile, 'utf8'));
