@@ -363,7 +363,8 @@ export function allocate(view: ClusterView, sit: Situation): Allocation {
       if (sit.cannotHost.has(n)) continue;
       let s = 0;
       for (const m of top.members) if (cur.slots.size > 0) s = addScores(s, m.policy.stickiness);
-      if (top.isClone) s = top.policy.stickiness;
+      // Each copy of a clone sticks, so a node with two copies holds on to both.
+      if (top.isClone) s = Math.min(INFINITY, top.policy.stickiness * cur.slots.size);
       if (s !== 0) add(t, n, s, `${via}stickiness (runs here)`);
     }
     for (const m of top.members) {
