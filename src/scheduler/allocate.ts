@@ -43,6 +43,16 @@ export interface Target {
   contributions: ScoreContribution[];
 }
 
+/** The target has a copy on node n in the given role (any role when undefined). */
+export function runsAs(t: Target, n: number, role: 'started' | 'promoted' | 'unpromoted' | undefined): boolean {
+  const count = t.copies.get(n) ?? 0;
+  if (count === 0) return false;
+  if (role === 'promoted') return t.promoted.has(n);
+  // A node with two copies, one of them promoted, also runs an unpromoted one.
+  if (role === 'unpromoted') return count > (t.promoted.has(n) ? 1 : 0);
+  return true;
+}
+
 export interface Allocation {
   readonly targets: ReadonlyMap<string, Target>;
   readonly ruleCache: Map<Rule, Uint8Array>;
@@ -415,7 +425,7 @@ export function allocate(view: ClusterView, sit: Situation): Allocation {
   function applyColocation(t: Target, c: Colocation, primary: Target | undefined): void {
     if (!primary) return; // unresolvable (cycle); validation rejects these
     const where = [...primary.copies.keys()].filter((n) =>
-      c.withRole === 'promoted' ? primary.promoted.has(n) : c.withRole === 'unpromoted' ? !primary.promoted.has(n) : true,
+      runsAs(primary, n, c.withRole),
     );
     const what = `colocation ${c.id} with ${c.with}${c.withRole ? ` (${c.withRole})` : ''}`;
     if (c.score >= INFINITY) {
@@ -589,7 +599,7 @@ export function allocate(view: ClusterView, sit: Situation): Allocation {
       for (const { colocation: c, other } of view.primariesOf[top.index] ?? []) {
         if (c.role !== 'promoted') continue;
         const p = byIndex[other.index];
-        const there = p !== undefined && p.copies.has(n) && (c.withRole !== 'promoted' || p.promoted.has(n));
+        const there = p !== undefined && runsAs(p, n, c.withRole);
         if (c.score >= INFINITY && !there) s = -INFINITY;
         else if (there) s = addScores(s, c.score);
       }

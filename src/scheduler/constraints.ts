@@ -3,7 +3,7 @@
 // where its primary does not.
 
 import { INFINITY } from '../model/units.js';
-import type { Target } from './allocate.js';
+import { runsAs, type Target } from './allocate.js';
 import type { ClusterView } from './cluster.js';
 
 export function enforcePrerequisites(view: ClusterView, targets: ReadonlyMap<string, Target>): void {
@@ -36,10 +36,7 @@ export function enforcePrerequisites(view: ClusterView, targets: ReadonlyMap<str
       const dep = targets.get(c.resource);
       const primary = targets.get(c.with);
       if (!dep || !primary || dep.frozen) continue;
-      const has = (n: number) =>
-        primary.copies.has(n) &&
-        primary.runMembers > 0 &&
-        (c.withRole === 'promoted' ? primary.promoted.has(n) : c.withRole === 'unpromoted' ? !primary.promoted.has(n) : true);
+      const has = (n: number) => primary.runMembers > 0 && runsAs(primary, n, c.withRole);
       changed = drop(dep, (n) => !has(n), `colocation ${c.id}: ${c.with} does not run there`) || changed;
     }
     for (const c of bans) {
@@ -47,8 +44,7 @@ export function enforcePrerequisites(view: ClusterView, targets: ReadonlyMap<str
       const dep = targets.get(c.resource);
       const primary = targets.get(c.with);
       if (!dep || !primary || dep.frozen) continue;
-      const with_ = (n: number) =>
-        primary.copies.has(n) && (c.withRole === 'promoted' ? primary.promoted.has(n) : c.withRole === 'unpromoted' ? !primary.promoted.has(n) : true);
+      const with_ = (n: number) => runsAs(primary, n, c.withRole);
       changed = drop(dep, with_, `colocation ${c.id}: may not run where ${c.with} runs`) || changed;
     }
     if (!changed) return;
