@@ -373,7 +373,8 @@ property('l. while the plan runs, a promotable never has more than promotedMax p
     for (const key of keysOf(facts.status, prim.id)) {
       for (const [node, c] of Object.entries(facts.status.resources![key]!)) {
         const n = facts.nodes.get(node);
-        if (c.state === 'promoted' && n && (n.state === 'online' || n.state === 'unclean')) primaries.push({ key, node });
+        // With fencing off an unclean node is taken as down (situation.ts): its primary is gone.
+        if (c.state === 'promoted' && n && (n.state === 'online' || (n.state === 'unclean' && facts.fencingOn))) primaries.push({ key, node });
       }
     }
     for (const x of promotes) {
