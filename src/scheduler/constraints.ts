@@ -10,7 +10,9 @@ export function enforcePrerequisites(view: ClusterView, targets: ReadonlyMap<str
   const orders = view.orders.filter((o) => (o.kind ?? 'mandatory') === 'mandatory');
   const colocs = [...view.colocationsOf.values()].flat().filter((c) => c.score >= INFINITY && c.role !== 'promoted');
   const bans = [...view.colocationsOf.values()].flat().filter((c) => c.score <= -INFINITY && c.role !== 'promoted');
-  for (let round = 0; round <= orders.length + colocs.length + bans.length; round++) {
+  // Colocations of a promoted role decide where the dependent may be promoted.
+  const promotions = [...view.colocationsOf.values()].flat().filter((c) => c.role === 'promoted' && (c.score >= INFINITY || c.score <= -INFINITY));
+  for (let round = 0; round <= orders.length + colocs.length + bans.length + promotions.length; round++) {
     let changed = false;
     for (const o of orders) {
       const first = targets.get(o.first);
@@ -46,6 +48,19 @@ export function enforcePrerequisites(view: ClusterView, targets: ReadonlyMap<str
       if (!dep || !primary || dep.frozen) continue;
       const with_ = (n: number) => runsAs(primary, n, c.withRole);
       changed = drop(dep, with_, `colocation ${c.id}: may not run where ${c.with} runs`) || changed;
+    }
+    for (const c of promotions) {
+      const dep = targets.get(c.resource);
+      const primary = targets.get(c.with);
+      if (!dep || !primary || dep.frozen) continue;
+      for (const n of [...dep.promoted]) {
+        const there = primary.runMembers > 0 && runsAs(primary, n, c.withRole);
+        if (c.score >= INFINITY ? there : !there) continue;
+        if (dep.current.get(n)?.fixed.size) continue;
+        dep.promoted.delete(n);
+        dep.decision += `; not promoted on ${view.nodes[n]!.name} (colocation ${c.id})`;
+        changed = true;
+      }
     }
     if (!changed) return;
   }
