@@ -117,7 +117,11 @@ export function currentCopies(view: ClusterView, sit: Situation, top: TopView): 
 }
 
 /** Places every resource; colocation primaries before their dependents. */
-export function allocate(view: ClusterView, sit: Situation): Allocation {
+/**
+ * @param unrunnable resources known (from an earlier pass) not to be able to run, with the reason:
+ *   they are kept stopped so that nothing is placed around where they would have gone.
+ */
+export function allocate(view: ClusterView, sit: Situation, unrunnable: ReadonlyMap<number, string> = new Map()): Allocation {
   const nodes = view.nodes;
   const load = new Float64Array(nodes.length);
   const version = new Uint32Array(nodes.length);
@@ -241,6 +245,12 @@ export function allocate(view: ClusterView, sit: Situation): Allocation {
         if (cur.promoted) t.promoted.add(n);
       }
       t.decision = `${first.id} is unmanaged: copies stay where it runs`;
+      return t;
+    }
+    const cannot = unrunnable.get(top.index);
+    if (cannot !== undefined) {
+      t.decision = cannot;
+      t.blocked = cannot;
       return t;
     }
     if (t.runMembers === 0) {
@@ -446,6 +456,8 @@ export function allocate(view: ClusterView, sit: Situation): Allocation {
 
   /** Dependents that must run with this resource pull it towards where they can run. */
   function addDependentInfluence(top: TopView, t: Target): void {
+    // A clone's copies go where they go; what must run with one of them follows it.
+    if (top.isClone) return;
     const links = view.dependentsOf[top.index];
     if (links === undefined) return;
     const deps = links.filter((l) => l.colocation.score >= INFINITY && l.colocation.role !== 'promoted' && progress[l.other.index] === 0);

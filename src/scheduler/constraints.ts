@@ -6,7 +6,15 @@ import { INFINITY } from '../model/units.js';
 import { runsAs, type Target } from './allocate.js';
 import type { ClusterView } from './cluster.js';
 
-export function enforcePrerequisites(view: ClusterView, targets: ReadonlyMap<string, Target>): void {
+/** Returns the resources that lost every copy they were placed with, and why. */
+export function enforcePrerequisites(view: ClusterView, targets: ReadonlyMap<string, Target>): Map<number, string> {
+  const hadCopies = new Set<Target>();
+  for (const t of targets.values()) if (t.copies.size > 0 && !t.frozen) hadCopies.add(t);
+  const lost = (): Map<number, string> => {
+    const out = new Map<number, string>();
+    for (const t of hadCopies) if (t.copies.size === 0) out.set(t.top.index, t.decision);
+    return out;
+  };
   const orders = view.orders.filter((o) => (o.kind ?? 'mandatory') === 'mandatory');
   const colocs = [...view.colocationsOf.values()].flat().filter((c) => c.score >= INFINITY && c.role !== 'promoted');
   const bans = [...view.colocationsOf.values()].flat().filter((c) => c.score <= -INFINITY && c.role !== 'promoted');
@@ -62,8 +70,9 @@ export function enforcePrerequisites(view: ClusterView, targets: ReadonlyMap<str
         changed = true;
       }
     }
-    if (!changed) return;
+    if (!changed) return lost();
   }
+  return lost();
 }
 
 /** Drops the copies on nodes matching `where`, except copies that must stay as they are. */

@@ -14,8 +14,17 @@ import { assess, type Situation } from './situation.js';
 export function plan(config: Config, status: Status, now: number): Plan {
   const view = buildClusterView(config, status, now);
   const sit = assess(view);
-  const { targets } = allocate(view, sit);
-  enforcePrerequisites(view, targets);
+  // Place, drop what cannot run, and place again without it, so that nothing is placed around a
+  // resource that will not run (a colocation with it, a share of a node's capacity).
+  let { targets } = allocate(view, sit);
+  let unrunnable = enforcePrerequisites(view, targets);
+  for (let pass = 0; pass < 3 && unrunnable.size > 0; pass++) {
+    const again = allocate(view, sit, unrunnable);
+    const more = enforcePrerequisites(view, again.targets);
+    targets = again.targets;
+    if ([...more.keys()].every((k) => unrunnable.has(k))) break;
+    for (const [k, why] of more) if (!unrunnable.has(k)) (unrunnable as Map<number, string>).set(k, why);
+  }
   const graph = buildGraph(view, sit, targets);
   return {
     actions: graph.actions,
