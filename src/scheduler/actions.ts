@@ -191,7 +191,7 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
     const t = targets.get(top.id)!;
     const list: CopyOps[] = [];
     byTop.set(top.id, list);
-    if (t.frozen) continue;
+    if (t.frozen || t.settled) continue;
     const unmanagedGap = new Set<string>();
     top.members.forEach((m, i) => {
       const runs = i < t.runMembers;
@@ -385,7 +385,7 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
   /** A group member that (re)starts restarts the running members after it on that node. */
   function cascadeGroupRestarts(): void {
     for (const top of view.tops) {
-      if (top.members.length < 2) continue;
+      if (top.members.length < 2 || (byTop.get(top.id)?.length ?? 0) === 0) continue;
       const t = targets.get(top.id)!;
       if (t.frozen) continue;
       for (const [n] of t.copies) {
@@ -404,6 +404,7 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
   }
 
   function cascadeOrderRestarts(): void {
+    if (view.orders.length === 0 || ![...byTop.values()].some((l) => l.some((x) => x.start))) return;
     for (const o of topoOrders()) {
       if ((o.kind ?? 'mandatory') !== 'mandatory' || (o.firstAction ?? 'start') !== 'start' || (o.thenAction ?? o.firstAction ?? 'start') !== 'start') continue;
       const first = targets.get(o.first);
@@ -632,7 +633,7 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
    */
   function boundaryActions(topId: string, action: ResourceAction, side: 'done' | 'begins', node?: string): Handle[] {
     const top = view.topById.get(topId);
-    if (!top) return [];
+    if (!top || (byTop.get(topId)?.length ?? 0) === 0) return [];
     const forwardAction = action === 'start' || action === 'promote';
     const members = forwardAction === (side === 'begins') ? top.members : [...top.members].reverse();
     const out: Handle[] = [];
@@ -738,8 +739,19 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
         if (!last) continue;
         const after = monitorsFor(prim, ops.to);
         if (ops.start) {
+          // One record per copy and node, one monitor per interval: unique without a lookup.
           for (const m of after) {
-            dag.edge(last, monitorAction('monitor-start', prim, key, ops.node.name, m.interval, m.timeout, `watch every ${fmt(m.interval)} as ${ops.to}`));
+            const interval = fmt(m.interval);
+            const id = dag.add({
+              id: `monitor-start ${key}@${ops.node.name}/${interval}`,
+              kind: 'monitor-start',
+              resource: key,
+              node: ops.node.name,
+              interval: m.interval,
+              timeout: m.timeout,
+              reason: ops.to === 'promoted' ? `watch every ${interval} as promoted` : `watch every ${interval} as started`,
+            });
+            dag.edge(last, id);
           }
           continue;
         }
@@ -764,7 +776,7 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
     // Copies that keep running but whose reported monitors differ from the configuration.
     for (const top of view.tops) {
       const t = targets.get(top.id)!;
-      if (t.frozen) continue;
+      if (t.frozen || t.settled) continue;
       for (const prim of top.members) {
         for (let slot = 0; slot < top.slots; slot++) {
           const key = slotKey(prim.id, slot);

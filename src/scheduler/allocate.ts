@@ -16,6 +16,8 @@ import { isActive, type Situation } from './situation.js';
 export interface CurrentCopy {
   /** Active slots on the node (0 for the usual one copy per node). */
   readonly slots: Set<number>;
+  /** Active (member, slot) copies on the node: all members × slots when the copy is whole. */
+  members: number;
   promoted: boolean;
   failed: boolean;
   /** Slots that must be left as they are (stuck on an unclean node, maintenance, blocked, unmanaged). */
@@ -37,6 +39,8 @@ export interface Target {
   frozen: boolean;
   /** Copies may keep running or stop, but nothing starts (waiting for fencing, or frozen without quorum). */
   noStarts: boolean;
+  /** Runs exactly as targeted with nothing unusual recorded: the graph has nothing to look at. */
+  settled: boolean;
   readonly current: ReadonlyMap<number, CurrentCopy>;
   baseScore: number;
   scores: Map<number, number>;
@@ -60,22 +64,28 @@ export interface Allocation {
 
 const NONE: ReadonlyMap<number, CurrentCopy> = new Map();
 
-export function currentCopies(view: ClusterView, sit: Situation, top: TopView): ReadonlyMap<number, CurrentCopy> {
+/** What runs of a resource now, by node; `plain` when every record is a simple started/promoted/stopped one. */
+export function currentCopies(view: ClusterView, sit: Situation, top: TopView): { copies: ReadonlyMap<number, CurrentCopy>; plain: boolean } {
   let out: Map<number, CurrentCopy> | undefined;
+  let plain = true;
   for (const m of top.members) {
+    if (view.failures.has(m.id)) plain = false;
     for (let slot = 0; slot < top.slots; slot++) {
       const key = slotKey(m.id, slot);
       const entries = view.copiesOf(key);
       if (!entries) continue;
-      for (const nodeName of Object.keys(entries)) {
+      for (const nodeName in entries) {
         const node = view.nodeByName.get(nodeName);
         if (!node) continue;
         const cond = sit.condition(key, node);
+        if (cond !== 'started' && cond !== 'promoted' && cond !== 'stopped') plain = false;
+        else if (entries[nodeName]!.monitors !== undefined) plain = false;
         if (!isActive(cond)) continue;
         out ??= new Map();
         let cur = out.get(node.index);
-        if (!cur) out.set(node.index, (cur = { slots: new Set(), promoted: false, failed: false, fixed: new Set(), fixedWhy: undefined }));
+        if (!cur) out.set(node.index, (cur = { slots: new Set(), members: 0, promoted: false, failed: false, fixed: new Set(), fixedWhy: undefined }));
         cur.slots.add(slot);
+        cur.members++;
         // A copy stuck on a node that cannot be fenced yet still counts as the primary it was.
         const recordedState = own(entries, nodeName);
         if (cond === 'promoted' || ((cond === 'failed' || cond === 'stuck') && (recordedState?.promoted || recordedState?.state === 'promoted'))) {
@@ -113,7 +123,20 @@ export function currentCopies(view: ClusterView, sit: Situation, top: TopView): 
       }
     }
   }
-  return out ?? NONE;
+  return { copies: out ?? NONE, plain };
+}
+
+/** Nothing to do for this resource: its copies run exactly as targeted, whole, with nothing unusual recorded. */
+function isSettled(t: Target, plain: boolean): boolean {
+  if (!plain || t.frozen || t.runMembers !== t.top.members.length || t.current.size !== t.copies.size) return false;
+  const members = t.top.members.length;
+  for (const [n, cur] of t.current) {
+    const count = t.copies.get(n);
+    if (count === undefined || count !== cur.slots.size || cur.members !== count * members || cur.fixed.size > 0) return false;
+    for (const s of cur.slots) if (s >= count) return false;
+    if (cur.promoted !== t.promoted.has(n)) return false;
+  }
+  return true;
 }
 
 /** Places every resource; colocation primaries before their dependents. */
@@ -159,12 +182,8 @@ export function allocate(view: ClusterView, sit: Situation, unrunnable: Readonly
   };
 
   const ruleCache = new Map<Rule, Uint8Array>();
-  const currentCache = new Map<string, ReadonlyMap<number, CurrentCopy>>();
-  const currentOf = (top: TopView): ReadonlyMap<number, CurrentCopy> => {
-    let c = currentCache.get(top.id);
-    if (!c) currentCache.set(top.id, (c = currentCopies(view, sit, top)));
-    return c;
-  };
+  const currentCache: Array<{ copies: ReadonlyMap<number, CurrentCopy>; plain: boolean } | undefined> = new Array(view.tops.length);
+  const currentOf = (top: TopView) => (currentCache[top.index] ??= currentCopies(view, sit, top));
   const targets = new Map<string, Target>();
   const byIndex: Array<Target | undefined> = new Array(view.tops.length);
   /** 0: not placed, 1: placing (its primaries first), 2: placed. */
@@ -182,6 +201,7 @@ export function allocate(view: ClusterView, sit: Situation, unrunnable: Readonly
     for (const link of view.primariesOf[top.index] ?? []) place(link.other);
     for (const { first } of view.interleavedAfter[top.index] ?? []) place(first);
     const t = decide(top);
+    t.settled = isSettled(t, currentOf(top).plain);
     for (const [n, count] of t.copies) for (let i = 0; i < count; i++) assign(n, top);
     targets.set(top.id, t);
     byIndex[top.index] = t;
@@ -189,7 +209,7 @@ export function allocate(view: ClusterView, sit: Situation, unrunnable: Readonly
   }
 
   function decide(top: TopView): Target {
-    const current = currentOf(top);
+    const { copies: current, plain } = currentOf(top);
     const t: Target = {
       top,
       copies: new Map(),
@@ -199,6 +219,7 @@ export function allocate(view: ClusterView, sit: Situation, unrunnable: Readonly
       blocked: undefined,
       frozen: false,
       noStarts: false,
+      settled: false,
       current,
       baseScore: view.symmetric ? 0 : -INFINITY,
       scores: new Map(),
@@ -424,9 +445,17 @@ export function allocate(view: ClusterView, sit: Situation, unrunnable: Readonly
     let m = ruleCache.get(rule);
     if (m) return m;
     m = new Uint8Array(nodes.length);
+    const any = rule.match === 'any';
+    const tests = rule.expressions.map(compileExpression);
     for (const n of nodes) {
-      const results = rule.expressions.map((e) => evaluate(e, n));
-      m[n.index] = (rule.match === 'any' ? results.some(Boolean) : results.every(Boolean)) ? 1 : 0;
+      let hit = !any;
+      for (const test of tests) {
+        if (test(n) === any) {
+          hit = any;
+          break;
+        }
+      }
+      m[n.index] = hit ? 1 : 0;
     }
     ruleCache.set(rule, m);
     return m;
@@ -462,10 +491,17 @@ export function allocate(view: ClusterView, sit: Situation, unrunnable: Readonly
     if (links === undefined) return;
     const deps = links.filter((l) => l.colocation.score >= INFINITY && l.colocation.role !== 'promoted' && progress[l.other.index] === 0);
     if (deps.length === 0) return;
+    // Only snapshot (and pay for it) when some dependent has a preference to add.
+    const adds = deps.some(({ other: dep }) => {
+      if ((view.locations.get(dep.id)?.length ?? 0) > 0) return true;
+      if (dep.members.some((m) => view.failures.has(m.id))) return true;
+      return dep.members.some((m) => m.policy.stickiness !== 0) && currentOf(dep).copies.size > 0;
+    });
+    if (!adds) return;
     const before = { base: t.baseScore, scores: new Map(t.scores), contributions: t.contributions.length };
     const hadNode = bestExists(t);
     for (const { other: dep } of deps) {
-      const depCurrent = currentOf(dep);
+      const depCurrent = currentOf(dep).copies;
       const proxy: Target = { ...t, current: depCurrent };
       addOwnPreferences(dep, proxy, `via ${dep.id}: `);
       t.scores = proxy.scores;
@@ -630,33 +666,44 @@ export function allocate(view: ClusterView, sit: Situation, unrunnable: Readonly
   }
 }
 
-function evaluate(e: Expression, node: NodeView): boolean {
-  const actual = e.attribute === '#uname' ? node.name : node.attributes[e.attribute];
+/** An expression as a test on a node, with its operand parsed once. */
+function compileExpression(e: Expression): (node: NodeView) => boolean {
+  const value = e.value;
+  const valueNumber = typeof value === 'boolean' || value === undefined || String(value).trim() === '' ? Number.NaN : Number(value);
+  const valueText = value === undefined ? '' : String(value);
+  const read = (node: NodeView) => (e.attribute === '#uname' ? node.name : node.attributes[e.attribute]);
   switch (e.op) {
     case 'defined':
-      return actual !== undefined;
+      return (node) => read(node) !== undefined;
     case 'not-defined':
-      return actual === undefined;
+      return (node) => read(node) === undefined;
     default:
       break;
   }
-  if (actual === undefined || e.value === undefined) return e.op === 'ne' && actual === undefined ? true : false;
-  const a = Number(actual);
-  const b = Number(e.value);
-  const numeric = typeof actual !== 'boolean' && typeof e.value !== 'boolean' && String(actual).trim() !== '' && String(e.value).trim() !== '' && !Number.isNaN(a) && !Number.isNaN(b);
-  const cmp = numeric ? a - b : String(actual) < String(e.value) ? -1 : String(actual) > String(e.value) ? 1 : 0;
-  switch (e.op) {
-    case 'eq':
-      return cmp === 0;
-    case 'ne':
-      return cmp !== 0;
-    case 'lt':
-      return cmp < 0;
-    case 'gt':
-      return cmp > 0;
-    case 'lte':
-      return cmp <= 0;
-    case 'gte':
-      return cmp >= 0;
-  }
+  const op = e.op;
+  return (node) => {
+    const actual = read(node);
+    if (actual === undefined || value === undefined) return op === 'ne' && actual === undefined;
+    let cmp: number;
+    const a = typeof actual === 'boolean' || (typeof actual === 'string' && actual.trim() === '') ? Number.NaN : Number(actual);
+    if (!Number.isNaN(a) && !Number.isNaN(valueNumber)) cmp = a - valueNumber;
+    else {
+      const text = String(actual);
+      cmp = text < valueText ? -1 : text > valueText ? 1 : 0;
+    }
+    switch (op) {
+      case 'eq':
+        return cmp === 0;
+      case 'ne':
+        return cmp !== 0;
+      case 'lt':
+        return cmp < 0;
+      case 'gt':
+        return cmp > 0;
+      case 'lte':
+        return cmp <= 0;
+      case 'gte':
+        return cmp >= 0;
+    }
+  };
 }

@@ -37,9 +37,10 @@ export function plan(config: Config, status: Status, now: number): Plan {
 
 function placementOf(view: ClusterView, t: Target): Placement {
   const scores: Record<string, number> = {};
-  for (const [n, s] of [...t.scores].sort((a, b) => a[0] - b[0])) scores[view.nodes[n]!.name] = s;
+  const byNode = <T>(m: Map<number, T>): Array<[number, T]> => (m.size < 2 ? [...m] : [...m].sort((a, b) => a[0] - b[0]));
+  for (const [n, s] of byNode(t.scores)) scores[view.nodes[n]!.name] = s;
   const nodes: string[] = [];
-  for (const [n, count] of [...t.copies].sort((a, b) => a[0] - b[0])) for (let i = 0; i < count; i++) nodes.push(view.nodes[n]!.name);
+  for (const [n, count] of byNode(t.copies)) for (let i = 0; i < count; i++) nodes.push(view.nodes[n]!.name);
   return {
     resource: t.top.id,
     nodes,
