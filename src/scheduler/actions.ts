@@ -44,6 +44,9 @@ class DagBuilder {
   /** Adds an action that is created exactly once by construction. */
   add(action: Action): Handle {
     this.actions.push(action);
+    // Keep succ dense (one slot per handle, slot 0 unused) so it stays a fast array.
+    if (this.succ.length === 0) this.succ.push(undefined);
+    this.succ.push(undefined);
     return this.actions.length;
   }
 
@@ -145,7 +148,6 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
   const copyOps = new Map<string, CopyOps[]>(); // by primitive key
   const byTop = new Map<string, CopyOps[]>();
   const nodes = view.nodes;
-  const monitorCache = new Map<PrimView, Array<readonly MonitorOp[] | undefined>>();
 
   if (!view.quorum) {
     notes.push(
@@ -709,17 +711,7 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
   }
 
   function monitorsFor(prim: PrimView, role: Role): readonly MonitorOp[] {
-    if (role === 'stopped' || prim.monitors.length === 0) return NO_MONITORS;
-    const cacheKey = role === 'promoted' ? 1 : 0;
-    let cached = monitorCache.get(prim);
-    if (!cached) monitorCache.set(prim, (cached = []));
-    return (cached[cacheKey] ??= computeMonitors(prim, role));
-  }
-
-  function computeMonitors(prim: PrimView, role: Role): readonly MonitorOp[] {
-    if (!prim.top.promotable) return prim.monitors.filter((m) => m.role !== 'promoted');
-    const specific = prim.monitors.filter((m) => (role === 'promoted' ? m.role === 'promoted' : m.role === 'started' || m.role === 'unpromoted'));
-    return specific.length ? specific : prim.monitors.filter((m) => m.role === undefined);
+    return role === 'stopped' ? NO_MONITORS : prim.monitorsIn(role);
   }
 
   function emitMonitors(): void {
@@ -870,10 +862,11 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
   function startReason(ops: CopyOps, t: Target | undefined): string {
     if (ops.from === 'failed') return `recover after ${ops.why} on ${ops.node.name}`;
     if (ops.stop) return `restart: ${ops.why}`;
-    const lost = t && !t.top.isClone ? takenAsDown(ops.key) : undefined;
+    const lost = t && !t.top.isClone && !view.fencing ? takenAsDown(ops.key) : undefined;
     if (lost) return `recover from ${lost}: unclean and fencing is off, taken as down`;
-    const moved = t && !t.top.isClone ? [...t.current.keys()].filter((n) => n !== ops.node.index) : [];
-    if (moved.length) return `move from ${nodes[moved[0]!]!.name}: ${leaveReason(t!, moved[0]!)}`;
+    if (t && !t.top.isClone && t.current.size > 0) {
+      for (const n of t.current.keys()) if (n !== ops.node.index) return `move from ${nodes[n]!.name}: ${leaveReason(t, n)}`;
+    }
     return t?.decision ?? 'start';
   }
 

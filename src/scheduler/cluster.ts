@@ -56,6 +56,8 @@ export interface PrimView {
   readonly position: number;
   readonly policy: Policy;
   readonly monitors: readonly MonitorOp[];
+  /** The recurring monitors a copy runs in a role (role-specific ones win for promotable clones). */
+  monitorsIn(role: 'started' | 'promoted'): readonly MonitorOp[];
   readonly timeouts: Readonly<Record<'start' | 'stop' | 'promote' | 'demote', number>>;
   readonly utilization: Readonly<Record<string, number>>;
   readonly ops: readonly Operation[];
@@ -92,6 +94,22 @@ class Prim implements PrimView {
     return (this.monitorCache ??= this.ops
       .filter((o) => o.name === 'monitor' && (o.interval ?? 0) > 0)
       .map((o) => ({ interval: o.interval ?? 0, timeout: o.timeout ?? this.opTimeout, role: o.role })));
+  }
+
+  private startedMonitors: readonly MonitorOp[] | undefined;
+  private promotedMonitors: readonly MonitorOp[] | undefined;
+
+  monitorsIn(role: 'started' | 'promoted'): readonly MonitorOp[] {
+    if (role === 'promoted') return (this.promotedMonitors ??= this.computeMonitors(role));
+    return (this.startedMonitors ??= this.computeMonitors(role));
+  }
+
+  private computeMonitors(role: 'started' | 'promoted'): readonly MonitorOp[] {
+    const all = this.monitors;
+    if (all.length === 0) return all;
+    if (!this.top.promotable) return all.filter((m) => m.role !== 'promoted');
+    const specific = all.filter((m) => (role === 'promoted' ? m.role === 'promoted' : m.role === 'started' || m.role === 'unpromoted'));
+    return specific.length ? specific : all.filter((m) => m.role === undefined);
   }
 
   get timeouts(): Readonly<Record<'start' | 'stop' | 'promote' | 'demote', number>> {
