@@ -36,7 +36,7 @@ function intFromEnv(name: string, fallback: number): number {
 }
 
 const SEED = intFromEnv('HAVEN_PROPERTY_SEED', 20261124);
-const RUNS = intFromEnv('HAVEN_PROPERTY_RUNS', 300);
+const RUNS = intFromEnv('HAVEN_PROPERTY_RUNS', 1000);
 const PATH = process.env['HAVEN_PROPERTY_PATH'];
 const REPORT = process.env['HAVEN_PROPERTY_REPORT'];
 
