@@ -289,6 +289,7 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
    */
   function roleOfSlot(t: Target, n: number, slot: number): Role {
     const count = t.copies.get(n) ?? 0;
+    if (count === 0) return 'stopped';
     const fixed = t.current.get(n)?.fixed;
     let rank = slot;
     if (fixed?.has(slot)) return t.promoted.has(n) && t.current.get(n)?.promoted ? 'promoted' : 'started';
@@ -592,7 +593,10 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
       if (top.promotable) {
         // Never more promoted copies than allowed: demotions (and stops of a lost primary) first.
         const list = byTop.get(top.id) ?? [];
-        const before = list.filter((x) => x.demote || (x.implied && x.from === 'lost' && wasPromoted(x))).map((x) => x.demote ?? x.stop!);
+        // A copy that failed (a failed promote included) may still act as primary until stopped.
+        const before = list
+          .filter((x) => x.demote || (x.implied && x.from === 'lost' && wasPromoted(x)) || (x.from === 'failed' && x.stop))
+          .map((x) => x.demote ?? x.stop!);
         const promotes = list.filter((x) => x.promote).map((x) => x.promote!);
         dag.all(before, promotes, `${top.id}-demoted`, `every demotion of ${top.id} done before a promotion`);
       }
@@ -835,14 +839,16 @@ export function buildGraph(view: ClusterView, sit: Situation, targets: ReadonlyM
     if (!t) return 'not configured';
     const elsewhere = [...t.copies.keys()].filter((n) => n !== ops.node.index).map((n) => nodes[n]!.name);
     if (ops.prim && ops.prim.position >= t.runMembers) {
+      // Nothing runs because of a decision (no quorum, on-fail stop), not a target role.
+      if (t.runMembers === 0 && !t.top.members.some((m) => m.policy.targetRole === 'stopped')) return t.decision;
       const stopped = t.top.members[t.runMembers];
       if (ops.prim.position === t.runMembers || t.runMembers === 0 || !stopped) return 'target role is stopped';
       return `${stopped.id} before it in group ${t.top.groupId ?? t.top.id} does not run (target role stopped)`;
     }
+    if (!t.top.isClone && t.current.size > 1 && elsewhere.length) return `active on ${t.current.size} nodes; keeping ${elsewhere.join(', ')}`;
     if (t.copies.size > 0 && !t.copies.has(ops.node.index)) return leaveReason(t, ops.node.index);
     const count = ops.prim ? failCount(view, ops.prim.id, ops.node.name) : 0;
     if (ops.prim && count >= ops.prim.policy.migrationThreshold) return `failed ${count >= 1_000_000 ? 'to start' : `${count} times`} on ${ops.node.name}; ${t.decision}`;
-    if (!t.top.isClone && t.current.size > 1 && elsewhere.length) return `active on ${t.current.size} nodes; keeping ${elsewhere.join(', ')}`;
     return t.decision;
   }
 

@@ -265,6 +265,11 @@ export function allocate(view: ClusterView, sit: Situation, unrunnable: Readonly
         t.copies.set(n, Math.min(running, top.maxPerNode));
         if (cur.promoted) t.promoted.add(n);
       }
+      if (!top.isClone && t.copies.size > 1) {
+        // The unmanaged member runs twice; what Haven manages after it runs on one node only.
+        const best = [...t.copies.keys()].sort((a, b) => (t.scores.get(b) ?? t.baseScore) - (t.scores.get(a) ?? t.baseScore) || a - b)[0]!;
+        for (const n of [...t.copies.keys()]) if (n !== best) t.copies.delete(n);
+      }
       t.decision = `${first.id} is unmanaged: copies stay where it runs`;
       return t;
     }
@@ -281,6 +286,7 @@ export function allocate(view: ClusterView, sit: Situation, unrunnable: Readonly
     const stopFailure = failedWithStop(top);
     if (stopFailure) {
       t.decision = stopFailure;
+      t.runMembers = 0; // every managed member stops, even behind one left as it is
       return t;
     }
     const needsQuorum = top.members.some((m) => m.policy.requires !== 'nothing');
@@ -288,6 +294,7 @@ export function allocate(view: ClusterView, sit: Situation, unrunnable: Readonly
       switch (view.noQuorumPolicy) {
         case 'stop':
           t.decision = 'no quorum: stopped (no-quorum policy stop)';
+          t.runMembers = 0;
           return t;
         case 'demote':
           if (!top.promotable) {

@@ -97,9 +97,11 @@ export function assess(view: ClusterView): Situation {
       case 'unclean': {
         if (!ACTIVE.has(recorded)) return 'stopped';
         if (fence.has(node.index)) return 'lost';
-        // With fencing off, an unclean node is taken as down for resources that do not insist on fencing.
+        // What does not require fencing does not wait for it: with fencing off, or while a fence is
+        // under way, the unclean node is taken as down for it (Pacemaker's semantics).
         const prim = view.primById.get(baseId(key));
-        if (!view.fencing && (prim === undefined || prim.policy.requires !== 'fencing')) return 'stopped';
+        const requiresFencing = prim === undefined ? view.fencing : prim.policy.requires === 'fencing';
+        if (!requiresFencing && (!view.fencing || node.fencing)) return 'stopped';
         return 'stuck';
       }
       case 'online':
