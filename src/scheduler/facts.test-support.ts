@@ -249,8 +249,10 @@ export function factsOf(config: Config, status: Status, now: number): Facts {
       const id = copyId(key, nodeName);
       const mayRun = ACTIVE_STATES.has(copy.state) || copy.state === 'unknown';
       if (n.state === 'unclean') {
-        // With fencing off, an unclean node is taken as down (nothing there requires fencing then).
-        if (fencingOn && !fenceSet.has(n.name) && mayRun) frozen.set(id, `${nodeName} is unclean and is not fenced in this plan`);
+        // With fencing off, an unclean node is taken as down (nothing there requires fencing then);
+        // so is a copy that does not require fencing on a node whose fence is already under way.
+        const takenAsDown = n.fencing && prim !== undefined && prim.policy.requires !== 'fencing';
+        if (fencingOn && !fenceSet.has(n.name) && mayRun && !takenAsDown) frozen.set(id, `${nodeName} is unclean and is not fenced in this plan`);
         continue;
       }
       if (n.state === 'online' && n.fencing && !fenceSet.has(n.name) && mayRun) {
