@@ -7,9 +7,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-/** Debian packages and the command each provides. */
+/** Debian packages and the command (or absolute path of an executable) each provides. */
 const DEBIAN = [
   ['pacemaker-cli-utils', 'crm_verify'], // validates the CIBs `haven convert` writes; crm_simulate for the bench
+  ['resource-agents', '/usr/lib/ocf/resource.d/heartbeat/IPaddr2'], // the OCF agents src/resources/ocf.ts runs (Dummy, IPaddr2, …)
+  ['pacemaker-resource-agents', '/usr/lib/ocf/resource.d/pacemaker/Stateful'], // ocf:pacemaker:Stateful, a promotable OCF agent for tests
+  ['iputils-arping', 'arping'], // gratuitous ARP after the vip agent adds an address
 ];
 
 function log(msg) {

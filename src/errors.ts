@@ -18,6 +18,18 @@ export const ERROR_CODES = {
   NOT_FOUND: { exitCode: 3, httpStatus: 404 },
   /** Reading or writing failed for another reason than absence: permissions, a directory, a full disk. */
   IO: { exitCode: 4, httpStatus: 500 },
+  /** The lab is not up (a lab command other than `up` was run without one). */
+  LAB_NOT_UP: { exitCode: 5, httpStatus: 409 },
+  /** `haven lab up` was run while a lab with that name is up. */
+  LAB_ALREADY_UP: { exitCode: 5, httpStatus: 409 },
+  /** This machine lacks something a command needs (root, a kernel feature, a program). */
+  UNSUPPORTED: { exitCode: 6, httpStatus: 501 },
+  /** A system command Haven ran (ip, nft, an OCF agent's helper) failed; its output is in the message. */
+  SYSTEM_COMMAND_FAILED: { exitCode: 7, httpStatus: 500 },
+  /** The controller or an agent could not be reached, or did not answer in time. */
+  UNREACHABLE: { exitCode: 8, httpStatus: 503 },
+  /** A request was refused because it is out of date: a command with an older epoch, a stale apply. */
+  CONFLICT: { exitCode: 9, httpStatus: 409 },
   /** A bug in Haven: an invariant broke. The message says which. */
   INTERNAL: { exitCode: 70, httpStatus: 500 },
 } as const satisfies Record<string, { exitCode: number; httpStatus: number }>;

@@ -152,6 +152,30 @@ describe('validateConfig: names', () => {
   });
 });
 
+describe('validateConfig: heartbeat timing', () => {
+  const withHeartbeat = (line: string): string => doc('cluster:', '  name: lab', `  heartbeat: ${line}`, 'nodes:', '  - name: n1');
+
+  it('accepts a ring timeout of two intervals or more', () => {
+    const r = parseConfig(withHeartbeat('{ interval: 100ms, ringTimeout: 200ms }'), 'c.yaml');
+    assert.equal(r.ok, true, r.ok ? '' : formatConfigErrors(r.errors));
+  });
+
+  it('refuses a ring timeout shorter than two intervals, with the smallest that works', () => {
+    expectOnly(withHeartbeat('{ interval: 100ms, ringTimeout: 150ms }'), '3:46', 'ringTimeout 150ms is shorter than two heartbeat intervals', 'at least 200ms');
+  });
+
+  it('measures an interval alone against the default ring timeout', () => {
+    expectOnly(withHeartbeat('{ interval: 1s }'), '3:26', 'ringTimeout 300ms is shorter than two heartbeat intervals (1s each)');
+  });
+
+  it('refuses zero durations', () => {
+    const errors = errorsOf(withHeartbeat('{ interval: 0ms, ringTimeout: 0s }'));
+    assert.equal(errors.length, 2, formatConfigErrors(errors));
+    expectError(errors, '3:26', 'heartbeat interval must be more than 0');
+    expectError(errors, '3:44', 'ringTimeout must be more than 0');
+  });
+});
+
 describe('validateConfig: constraint references', () => {
   it('refuses an unknown resource and suggests the closest', () => {
     expectOnly(withConstraints('  - { type: location, id: l1, resource: wbe, node: n1, score: 1 }'), '21:41', 'location "l1" names resource "wbe", which is not configured', 'did you mean "web"?');

@@ -63,6 +63,9 @@ export function validateConfig(config: Config): Problem[] {
   const index = buildIndex(config);
   checkIds(config, problems);
   checkNodes(config, problems);
+  checkHeartbeat(config, problems);
+  checkControllers(config, problems);
+  checkFenceDevices(config, problems);
   checkResources(config, index, problems);
   const constraints = config.constraints ?? [];
   constraints.forEach((c, i) => {
@@ -224,6 +227,73 @@ function checkNodes(config: Config, problems: Problem[]): void {
       });
     }
   });
+}
+
+/** Controllers need an address on every declared ring (heartbeats are sent on each). */
+function checkControllers(config: Config, problems: Problem[]): void {
+  const rings = (config.rings ?? []).map((r) => r.name);
+  const seen = new Map<string, number>();
+  (config.controllers ?? []).forEach((c, i) => {
+    const base: Path = ['controllers', i];
+    const first = seen.get(c.name);
+    if (first !== undefined) {
+      problems.push({ path: [...base, 'name'], message: `duplicate controller "${c.name}"`, related: { path: ['controllers', first, 'name'], label: 'first defined' } });
+    } else seen.set(c.name, i);
+    for (const ring of Object.keys(c.addresses)) {
+      if (rings.length > 0 && !rings.includes(ring)) {
+        problems.push({
+          path: [...base, 'addresses', ring],
+          at: 'key',
+          message: `controller "${c.name}" has an address on ring "${ring}", which is not declared`,
+          hint: suggestion(ring, rings, 'declared rings'),
+        });
+      }
+    }
+    for (const ring of rings) {
+      if (ring in c.addresses) continue;
+      problems.push({ path: [...base, 'addresses'], message: `controller "${c.name}" has no address on ring "${ring}"`, hint: 'a controller needs an address on every ring to hear heartbeats there' });
+    }
+    if (rings.length === 0 && Object.keys(c.addresses).length !== 1) {
+      problems.push({ path: [...base, 'addresses'], message: `controller "${c.name}" needs exactly one address when no rings are declared`, hint: 'declare the heartbeat rings under rings: (name, port)' });
+    }
+  });
+}
+
+/** Fence devices name configured nodes, and ids are unique. */
+function checkFenceDevices(config: Config, problems: Problem[]): void {
+  const nodes = config.nodes.map((n) => n.name);
+  const seen = new Map<string, number>();
+  (config.fenceDevices ?? []).forEach((d, i) => {
+    const base: Path = ['fenceDevices', i];
+    const first = seen.get(d.id);
+    if (first !== undefined) {
+      problems.push({ path: [...base, 'id'], message: `duplicate fence device "${d.id}"`, related: { path: ['fenceDevices', first, 'id'], label: 'first defined' } });
+    } else seen.set(d.id, i);
+    d.nodes.forEach((n, j) => {
+      if (!nodes.includes(n)) {
+        problems.push({ path: [...base, 'nodes', j], message: `fence device "${d.id}" names node "${n}", which is not configured`, hint: suggestion(n, nodes, 'configured nodes') });
+      }
+    });
+  });
+}
+
+/** A ring timeout must outlast a lost heartbeat or two, or every ring would flap (docs/detection.md). */
+function checkHeartbeat(config: Config, problems: Problem[]): void {
+  const hb = config.cluster.heartbeat;
+  if (hb === undefined) return;
+  const base: Path = ['cluster', 'heartbeat'];
+  if (hb.interval === 0) problems.push({ path: [...base, 'interval'], message: 'heartbeat interval must be more than 0' });
+  if (hb.ringTimeout === 0) problems.push({ path: [...base, 'ringTimeout'], message: 'ringTimeout must be more than 0' });
+  if (hb.interval === 0 || hb.ringTimeout === 0) return;
+  const interval = hb.interval ?? DEFAULTS.heartbeatInterval;
+  const ringTimeout = hb.ringTimeout ?? DEFAULTS.ringTimeout;
+  if (ringTimeout < 2 * interval) {
+    problems.push({
+      path: [...base, hb.ringTimeout === undefined ? 'interval' : 'ringTimeout'],
+      message: `ringTimeout ${formatDuration(ringTimeout)} is shorter than two heartbeat intervals (${formatDuration(interval)} each): one late heartbeat would mark the ring down`,
+      hint: `make ringTimeout at least ${formatDuration(2 * interval)}; about 6 intervals (${formatDuration(6 * interval)}) rides out a few lost datagrams`,
+    });
+  }
 }
 
 // --- resources and operations --------------------------------------------------------------

@@ -36,7 +36,7 @@ export const nonNegativeScore = score.refine((s) => s >= 0, {
   error: 'must not be negative: a resource that prefers to leave where it runs would move back and forth',
 });
 
-const attributeValue = z.union([z.string(), z.number(), z.boolean()]);
+export const attributeValue = z.union([z.string(), z.number(), z.boolean()]);
 
 export const ON_FAIL = ['restart', 'stop', 'block', 'fence', 'standby', 'demote'] as const;
 export type OnFail = (typeof ON_FAIL)[number];
@@ -231,6 +231,15 @@ export const defaultsSchema = z.strictObject({
   operationTimeout: duration.optional(),
 });
 
+/** How agents send heartbeats and how long a ring may be silent (see docs/detection.md). */
+export const heartbeatSchema = z.strictObject({
+  /** How often an agent sends a heartbeat on each ring. */
+  interval: duration.optional(),
+  /** Silence on one ring for this long marks that ring down for the node; all rings down: suspect. */
+  ringTimeout: duration.optional(),
+});
+export type HeartbeatPolicy = z.output<typeof heartbeatSchema>;
+
 export const clusterSchema = z.strictObject({
   name: id,
   /** Fence unclean nodes before recovering what ran there. */
@@ -244,13 +253,39 @@ export const clusterSchema = z.strictObject({
   /** The whole cluster in maintenance: observe, never act. */
   maintenance: z.boolean().optional(),
   defaults: defaultsSchema.optional(),
+  heartbeat: heartbeatSchema.optional(),
+  /** TCP port every agent serves its HTTP API on, at its address on the first ring. */
+  agentPort: z.number().int().min(1).max(65535).optional(),
 });
 export type ClusterPolicy = z.output<typeof clusterSchema>;
+
+/** A controller: agents send heartbeats to it on every ring and it serves the API. */
+export const controllerSchema = z.strictObject({
+  name: id,
+  /** One address per heartbeat ring, keyed by ring name; heartbeats go to each. */
+  addresses: z.record(z.string(), z.string().min(1)),
+  /** TCP port of the controller's HTTP API (agents' reports, the CLI). */
+  apiPort: z.number().int().min(1).max(65535).optional(),
+});
+export type ControllerConfig = z.output<typeof controllerSchema>;
+
+/** A fence device: how to power a node off for sure. `lab`: the lab's power switch. */
+export const fenceDeviceSchema = z.strictObject({
+  id,
+  agent: z.string().regex(/^(lab|fence_[A-Za-z0-9_]+)$/, { error: 'must be lab or a fence agent such as fence_ipmilan' }),
+  params: z.record(z.string(), attributeValue).optional(),
+  /** The nodes this device can fence. */
+  nodes: z.array(id).min(1, { error: 'a fence device fences at least one node' }),
+  timeout: duration.optional(),
+});
+export type FenceDevice = z.output<typeof fenceDeviceSchema>;
 
 export const configSchema = z.strictObject({
   cluster: clusterSchema,
   rings: z.array(ringSchema).optional(),
   nodes: z.array(nodeSchema).min(1, { error: 'a cluster needs at least one node' }),
+  controllers: z.array(controllerSchema).optional(),
+  fenceDevices: z.array(fenceDeviceSchema).optional(),
   resources: z.array(resourceSchema).optional(),
   constraints: z.array(constraintSchema).optional(),
 });
@@ -273,4 +308,14 @@ export const DEFAULTS = {
   promotedMax: 1,
   promotedMaxPerNode: 1,
   maxPerNode: 1,
+  /** 20 heartbeats a second per ring: cheap on a LAN, and six of them fit in one ringTimeout. */
+  heartbeatInterval: 50,
+  /** Six missed heartbeats; with a 10 ms detector tick a dead node is suspect ≈ 0.31 s after it was last heard. */
+  ringTimeout: 300,
+  /** UDP port of a ring that sets none (Corosync's). */
+  ringPort: 5405,
+  /** TCP port of an agent's API. */
+  agentPort: 7410,
+  /** TCP port of a controller's API. */
+  apiPort: 7400,
 } as const;

@@ -1,0 +1,62 @@
+// Pure: the nftables ruleset of a lab's switch namespace, from the faults in force. Partitions
+// and loss act on the bridges, port by port, like a managed switch: they see every frame
+// (ARP included) whatever addresses the hosts carry, VIPs that move included.
+//
+// The whole table is replaced in one nft transaction (add, delete, define), so applying it is
+// idempotent and never leaves half a ruleset.
+
+import type { Block, Degrade, HostState } from './state.js';
+
+export interface RulesetInput {
+  /** The table's name: the lab's prefix without the dash (nft names allow no "-"). */
+  readonly table: string;
+  readonly hosts: readonly HostState[];
+  readonly blocks: readonly Block[];
+  readonly degrades: readonly Degrade[];
+}
+
+export function tableName(prefix: string): string {
+  return prefix.replace(/-$/, '').replace(/[^a-zA-Z0-9_]/g, '_');
+}
+
+function ports(hosts: readonly HostState[], names: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const name of names) {
+    const h = hosts.find((x) => x.name === name);
+    if (h !== undefined) out.push(...h.links.map((l) => l.port));
+  }
+  return out.sort();
+}
+
+function set(names: readonly string[]): string {
+  return `{ ${names.map((n) => `"${n}"`).join(', ')} }`;
+}
+
+/** The nft script that makes the table exactly this (an empty chain when nothing is in force). */
+export function renderRuleset(input: RulesetInput): string {
+  const rules: string[] = [];
+  for (const b of input.blocks) {
+    const from = ports(input.hosts, b.from);
+    const to = ports(input.hosts, b.to);
+    if (from.length === 0 || to.length === 0) continue;
+    rules.push(`iifname ${set(from)} oifname ${set(to)} counter drop comment "block ${b.from.join(',')} -> ${b.to.join(',')}"`);
+  }
+  for (const d of input.degrades) {
+    if (d.method !== 'bridge' || d.lossPct <= 0) continue;
+    const from = ports(input.hosts, [d.host]);
+    if (from.length === 0) continue;
+    // numgen random mod 100 < p drops p% of the frames the host sends.
+    rules.push(`iifname ${set(from)} numgen random mod 100 < ${Math.round(d.lossPct)} counter drop comment "loss ${d.host} ${d.lossPct}%"`);
+  }
+  return [
+    `add table bridge ${input.table}`,
+    `delete table bridge ${input.table}`,
+    `table bridge ${input.table} {`,
+    '  chain forward {',
+    '    type filter hook forward priority 0; policy accept;',
+    ...rules.map((r) => `    ${r}`),
+    '  }',
+    '}',
+    '',
+  ].join('\n');
+}

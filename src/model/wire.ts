@@ -1,0 +1,132 @@
+// The messages between agents and controllers: heartbeat datagrams (UDP, on every ring), the
+// agent's HTTP API the controller's executor calls, and the reports agents push to the
+// controller. Every message is validated with these schemas on receipt; anything that does
+// not parse is refused whole and changes nothing (docs/protocol.md).
+
+import { z } from 'zod';
+import { attributeValue, id } from './config.js';
+
+/** Version of the wire format; a message of another version is refused. */
+export const WIRE_VERSION = 1;
+
+/** A heartbeat datagram, JSON in one UDP packet, sent by an agent on each ring every interval. */
+export const heartbeatSchema = z.strictObject({
+  v: z.literal(WIRE_VERSION),
+  cluster: id,
+  node: id,
+  ring: id,
+  /** One slot per interval within an incarnation, the same on every ring. */
+  seq: z.number().int().nonnegative(),
+  /** Which run of the agent: larger is newer (the agent's start time in ms is a fine choice). */
+  incarnation: z.number().int().nonnegative(),
+  /** The highest controller epoch the agent has accepted. */
+  epoch: z.number().int().nonnegative(),
+  /** The sender's wall clock, informational. */
+  sentAt: z.number().int().nonnegative(),
+});
+export type Heartbeat = z.output<typeof heartbeatSchema>;
+
+/** The operations an agent runs on a resource copy. `probe`: a one-off monitor that expects "not running" too. */
+export const AGENT_OPERATIONS = ['start', 'stop', 'promote', 'demote', 'probe', 'monitor-start', 'monitor-stop'] as const;
+export type AgentOperationKind = (typeof AGENT_OPERATIONS)[number];
+
+/** What the agent needs to know to run a primitive: everything travels with the command. */
+export const resourceSpecSchema = z.strictObject({
+  /** The primitive's id in the configuration. */
+  primitive: id,
+  /** `process`, `vip`, `ocf:<provider>:<type>`. */
+  agent: z.string().min(1),
+  params: z.record(z.string(), attributeValue),
+});
+export type ResourceSpec = z.output<typeof resourceSpecSchema>;
+
+/** POST /v1/operations: run one operation on one copy; the response comes when it is done. */
+export const operationRequestSchema = z.strictObject({
+  /** The sending controller's epoch; an agent refuses one older than it has accepted. */
+  epoch: z.number().int().nonnegative(),
+  /** The plan action this runs, for the agent's log (`start web@n2`). */
+  action: z.string().min(1),
+  operation: z.enum(AGENT_OPERATIONS),
+  /** The copy: the status key (`web`, or `web:1` for a second copy on a node). */
+  instance: z.string().min(1),
+  resource: resourceSpecSchema,
+  timeoutMs: z.number().int().positive(),
+  /** monitor-start / monitor-stop: the monitor's interval. */
+  intervalMs: z.number().int().positive().optional(),
+  /** monitor-start: the role the monitor checks (promotable clones). */
+  role: z.enum(['started', 'promoted', 'unpromoted']).optional(),
+});
+export type OperationRequest = z.output<typeof operationRequestSchema>;
+
+/** OCF exit codes, which every resource agent kind reports (0–9, as the OCF spec defines them). */
+export const OCF_RC = {
+  SUCCESS: 0,
+  ERR_GENERIC: 1,
+  ERR_ARGS: 2,
+  ERR_UNIMPLEMENTED: 3,
+  ERR_PERM: 4,
+  ERR_INSTALLED: 5,
+  ERR_CONFIGURED: 6,
+  NOT_RUNNING: 7,
+  RUNNING_PROMOTED: 8,
+  FAILED_PROMOTED: 9,
+} as const;
+
+/** The copy's state as the agent knows it after an operation or monitor. */
+export const AGENT_COPY_STATES = ['stopped', 'started', 'promoted', 'failed'] as const;
+export type AgentCopyState = (typeof AGENT_COPY_STATES)[number];
+
+export const operationResultSchema = z.strictObject({
+  /** OCF exit code (0–9); a timeout is reported as 1 with `timedOut`. */
+  rc: z.number().int().min(0).max(255),
+  timedOut: z.boolean().optional(),
+  /** What the agent printed (trimmed, at most a few KiB). */
+  output: z.string(),
+  durationMs: z.number().nonnegative(),
+  /** The copy's state after the operation. */
+  state: z.enum(AGENT_COPY_STATES),
+});
+export type OperationResult = z.output<typeof operationResultSchema>;
+
+/** One copy as the agent reports it. */
+export const agentCopySchema = z.strictObject({
+  instance: z.string().min(1),
+  resource: resourceSpecSchema,
+  state: z.enum(AGENT_COPY_STATES),
+  /** Intervals (ms) of the recurring monitors running now. */
+  monitors: z.array(z.number().int().positive()),
+});
+export type AgentCopy = z.output<typeof agentCopySchema>;
+
+/** GET /v1/state: everything the agent runs. */
+export const agentStateSchema = z.strictObject({
+  node: id,
+  incarnation: z.number().int().nonnegative(),
+  epoch: z.number().int().nonnegative(),
+  copies: z.array(agentCopySchema),
+});
+export type AgentState = z.output<typeof agentStateSchema>;
+
+/** An unexpected monitor result (or a process found dead), pushed at once to the controller. */
+export const agentEventSchema = z.strictObject({
+  /** Per agent incarnation, increasing: the controller drops a repeat. */
+  seq: z.number().int().nonnegative(),
+  instance: z.string().min(1),
+  primitive: id,
+  operation: z.literal('monitor'),
+  intervalMs: z.number().int().nonnegative(),
+  rc: z.number().int().min(0).max(255),
+  output: z.string(),
+  /** The agent's wall clock when it was seen. */
+  at: z.number().int().nonnegative(),
+  state: z.enum(AGENT_COPY_STATES),
+});
+export type AgentEvent = z.output<typeof agentEventSchema>;
+
+/** POST /v1/agents/report on the controller: events the agent retries until acknowledged. */
+export const agentReportSchema = z.strictObject({
+  node: id,
+  incarnation: z.number().int().nonnegative(),
+  events: z.array(agentEventSchema),
+});
+export type AgentReport = z.output<typeof agentReportSchema>;
