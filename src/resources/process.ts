@@ -380,7 +380,10 @@ function watch(ctx: { stateDir: string }, onExit: (why: string) => void): () => 
   return cancel;
 }
 
-/** Polls the recorded process every WATCH_POLL_MS; covers copies adopted from an earlier run. */
+/**
+ * Polls the recorded process every WATCH_POLL_MS; covers copies adopted from an earlier run.
+ * The timer keeps the event loop alive on purpose: a watch is cancelled by its owner or a stop.
+ */
 async function pollFrom(stateDir: string, fire: (why: string) => void, isDone: () => boolean): Promise<NodeJS.Timeout | undefined> {
   const rec = await readPidFile(stateDir);
   if (isDone()) return undefined;
@@ -397,7 +400,6 @@ async function pollFrom(stateDir: string, fire: (why: string) => void, isDone: (
       if (!alive) fire(`pid ${rec.pid} is gone`);
     });
   }, WATCH_POLL_MS);
-  timer.unref();
   return timer;
 }
 
