@@ -2,6 +2,7 @@
 
 import type { Command } from 'commander';
 import { registerCheck } from './check.js';
+import { registerController } from './controller.js';
 import { registerConvert } from './convert.js';
 import { registerPlan } from './plan.js';
 
@@ -9,4 +10,5 @@ export function registerCommands(program: Command): void {
   registerCheck(program);
   registerPlan(program);
   registerConvert(program);
+  registerController(program);
 }

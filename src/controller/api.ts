@@ -1,0 +1,117 @@
+// The controller's HTTP API (docs/api.md): agents report here, and the CLI reads the status and
+// sends operator commands. Every body is validated; a refused request changes nothing and says
+// why with the error's stable code. The app is plain hono, testable with `app.request()`.
+
+import { Hono, type Context } from 'hono';
+import { z } from 'zod';
+import { HavenError } from '../errors.js';
+import { id } from '../model/config.js';
+import { parseDuration } from '../model/units.js';
+import { agentReportSchema } from '../model/wire.js';
+import type { Controller } from './controller.js';
+
+const lifetime = z
+  .string()
+  .optional()
+  .transform((text, ctx) => {
+    if (text === undefined) return undefined;
+    const ms = parseDuration(text);
+    if (ms === undefined || ms <= 0) {
+      ctx.addIssue({ code: 'custom', message: `lifetime "${text}" is not a positive duration (e.g. 10m, 1h)` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+const moveBody = z.strictObject({ node: id.optional(), lifetime });
+const banBody = z.strictObject({ node: id, lifetime });
+const cleanupBody = z.strictObject({ node: id.optional() });
+const emptyBody = z.strictObject({});
+const nodeBody = z.strictObject({ on: z.boolean().optional() });
+
+export function controllerApp(controller: Controller): Hono {
+  const app = new Hono();
+
+  app.onError((err, c) => {
+    if (err instanceof HavenError) return c.json({ code: err.code, message: err.message, ...(err.hint ? { hint: err.hint } : {}) }, err.httpStatus as 400);
+    return c.json({ code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) }, 500);
+  });
+  app.notFound((c) => c.json({ code: 'NOT_FOUND', message: `no such endpoint: ${c.req.method} ${c.req.path}` }, 404));
+
+  app.get('/v1/health', (c) => c.json({ ok: true, phase: controller.phase, epoch: controller.epoch }));
+  app.get('/v1/status', (c) => c.json(controller.snapshot()));
+  app.get('/v1/plan', (c) => c.json(controller.currentPlan()));
+  app.get('/v1/events', async (c) => {
+    const since = intQuery(c.req.query('since'), 0, 'since');
+    const limit = intQuery(c.req.query('limit'), 1000, 'limit');
+    return c.json(await controller.events(since, Math.min(limit, 10_000)));
+  });
+
+  app.post('/v1/agents/report', async (c) => c.json(controller.report(await body(c, agentReportSchema))));
+
+  app.post('/v1/resources/:id/move', async (c) => {
+    const b = await body(c, moveBody);
+    return c.json({ constraint: controller.move(c.req.param('id'), b.node, b.lifetime) });
+  });
+  app.post('/v1/resources/:id/ban', async (c) => {
+    const b = await body(c, banBody);
+    return c.json({ constraint: controller.ban(c.req.param('id'), b.node, b.lifetime) });
+  });
+  app.post('/v1/resources/:id/clear', async (c) => {
+    await body(c, emptyBody);
+    return c.json({ cleared: controller.clear(c.req.param('id')) });
+  });
+  app.post('/v1/resources/:id/cleanup', async (c) => {
+    const b = await body(c, cleanupBody);
+    return c.json({ cleared: controller.cleanup(c.req.param('id'), b.node) });
+  });
+  app.post('/v1/resources/:id/restart', async (c) => {
+    await body(c, emptyBody);
+    controller.restart(c.req.param('id'));
+    return c.json({ restarting: c.req.param('id') });
+  });
+  app.post('/v1/nodes/:name/:what', async (c) => {
+    const b = await body(c, nodeBody);
+    const node = c.req.param('name');
+    const what = c.req.param('what');
+    switch (what) {
+      case 'standby':
+        controller.setNode(node, 'standby', b.on ?? true);
+        break;
+      case 'online':
+        controller.setNode(node, 'standby', false);
+        break;
+      case 'maintenance':
+        controller.setNode(node, 'maintenance', b.on ?? true);
+        break;
+      default:
+        throw new HavenError('NOT_FOUND', `no node command "${what}"`, { hint: 'standby, online or maintenance' });
+    }
+    return c.json({ node, [what]: b.on ?? true });
+  });
+  return app;
+}
+
+async function body<T extends z.ZodType>(c: Context, schema: T): Promise<z.output<T>> {
+  const text = await c.req.text();
+  let json: unknown = {};
+  if (text.trim() !== '') {
+    try {
+      json = JSON.parse(text);
+    } catch (err) {
+      throw new HavenError('USAGE', `the request body is not JSON: ${(err as Error).message}`);
+    }
+  }
+  const r = schema.safeParse(json);
+  if (!r.success) {
+    const msg = r.error.issues.map((i) => `${i.path.length ? `${i.path.join('.')}: ` : ''}${i.message}`).join('; ');
+    throw new HavenError('USAGE', `invalid request body: ${msg}`);
+  }
+  return r.data;
+}
+
+function intQuery(text: string | undefined, fallback: number, name: string): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0) throw new HavenError('USAGE', `${name}=${text} is not a non-negative integer`);
+  return n;
+}

@@ -1,0 +1,648 @@
+// The controller: observe → plan → execute, again and again (level-triggered reconcile).
+//
+// It hears nodes through `Membership` (heartbeats on every ring, judged by the detector),
+// learns what runs where from its agents (node probes, operation results, monitor reports),
+// asks the pure scheduler for a plan, and runs the plan's DAG through the executor. Anything
+// unexpected (a failed action, a node gone silent, a monitor failure) aborts the plan in
+// flight; the next cycle plans again from what is observed. Every decision goes to the event
+// log with its reason, and what must survive a restart (epoch, node and copy states, fail
+// counts, operator constraints) to the store, so a restarted controller restarts nothing.
+//
+// Life cycle: starting → settling (waiting until every node was heard or declared silent)
+// → running → stopping → stopped.
+
+import type { Logger } from 'pino';
+import type { NodeReport } from '../detector/index.js';
+import { HavenError } from '../errors.js';
+import { fenceNode } from '../fencing/fencer.js';
+import { DEFAULTS, type Config, type Constraint, type Primitive, type Resource, type TargetRole } from '../model/config.js';
+import type { Action, Plan } from '../model/plan.js';
+import type { Status } from '../model/status.js';
+import { INFINITY } from '../model/units.js';
+import type { AgentReport, OperationRequest } from '../model/wire.js';
+import { plan as schedule } from '../scheduler/index.js';
+import type { ControllerEvent, ControllerRecord, OperatorConstraint, Store } from '../store/store.js';
+import { AgentClient } from './agent-client.js';
+import type { ReceiverEvent } from './heartbeat-receiver.js';
+import { executePlan, type ActionOutcome } from './executor.js';
+import { Observed } from './observed.js';
+
+export type ControllerPhase = 'starting' | 'settling' | 'running' | 'stopping' | 'stopped';
+
+/** Where liveness verdicts come from: the heartbeat receiver in production, a fake in unit tests. */
+export interface Membership {
+  onEvent(listener: (event: ReceiverEvent) => void): unknown;
+  /** What the detector knows of a node (its agent's incarnation among it). */
+  report(node: string): NodeReport | undefined;
+  stop(): Promise<void>;
+}
+
+export interface ControllerOptions {
+  readonly config: Config;
+  readonly store: Store;
+  readonly membership: Membership;
+  readonly logger: Logger;
+  /** Actions run at once. Default 32. */
+  readonly parallelism?: number;
+  /** How long to wait for every node to be heard or declared silent before the first plan. */
+  readonly settleMs?: number;
+  readonly clock?: () => number;
+}
+
+interface PlanState {
+  readonly startedAt: number;
+  readonly summary: readonly string[];
+  readonly actions: number;
+  done: number;
+  running: Set<string>;
+}
+
+export class Controller {
+  phase: ControllerPhase = 'starting';
+  epoch = 0;
+  readonly config: Config;
+  private readonly store: Store;
+  private readonly log: Logger;
+  private readonly agents: AgentClient;
+  private readonly clock: () => number;
+  private readonly parallelism: number;
+  private readonly primitives = new Map<string, Primitive>();
+  private observed!: Observed;
+  private operatorConstraints: OperatorConstraint[] = [];
+  /** Resources an operator asked to restart: held stopped until they are, then released. */
+  private readonly restarting = new Set<string>();
+  private eventSeq = 0;
+  private pendingEvents: ControllerEvent[] = [];
+  private dirty = true;
+  private wakeUp: (() => void) | undefined;
+  private current: AbortController | undefined;
+  private loopDone: Promise<void> | undefined;
+  private persistQueued = false;
+  private persisting: Promise<void> = Promise.resolve();
+  private readonly seenReports = new Map<string, { incarnation: number; seqs: Set<number> }>();
+  private settleTimer: NodeJS.Timeout | undefined;
+  private settleDeadlinePassed = false;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  plan: PlanState | undefined;
+  lastPlanAt: number | undefined;
+  readonly startedAt: number;
+
+  constructor(private readonly opts: ControllerOptions) {
+    this.config = opts.config;
+    this.store = opts.store;
+    this.log = opts.logger;
+    this.agents = new AgentClient(opts.config);
+    this.clock = opts.clock ?? Date.now;
+    this.parallelism = opts.parallelism ?? 32;
+    this.startedAt = this.clock();
+    for (const r of opts.config.resources ?? []) collectPrimitives(r, this.primitives);
+  }
+
+  /** Loads the record, takes a new epoch, listens to membership and starts the reconcile loop. */
+  async start(): Promise<void> {
+    const record = await this.store.load();
+    this.epoch = (record?.epoch ?? 0) + 1;
+    this.operatorConstraints = [...(record?.operatorConstraints ?? [])];
+    this.eventSeq = await this.store.lastSeq();
+    this.observed = new Observed(
+      this.config.nodes.map((n) => n.name),
+      this.clock(),
+      record,
+    );
+    await this.store.save(this.record());
+    this.event('controller', `controller started with epoch ${this.epoch}${record ? ' (state restored)' : ' (new cluster)'}`);
+    this.opts.membership.onEvent((e) => this.onMembership(e));
+    this.phase = 'settling';
+    const ringTimeout = this.config.cluster.heartbeat?.ringTimeout ?? DEFAULTS.ringTimeout;
+    this.settleTimer = setTimeout(() => {
+      this.settleDeadlinePassed = true;
+      this.wake();
+    }, this.opts.settleMs ?? ringTimeout * 2 + 100);
+    this.loopDone = this.loop();
+  }
+
+  async stop(): Promise<void> {
+    if (this.phase === 'stopped' || this.phase === 'stopping') return;
+    this.phase = 'stopping';
+    clearTimeout(this.settleTimer);
+    clearTimeout(this.expiryTimer);
+    this.current?.abort(new Error('controller stopping'));
+    this.wake();
+    await this.loopDone;
+    await this.opts.membership.stop();
+    await this.flush();
+    await this.store.close();
+    this.phase = 'stopped';
+  }
+
+  // --- what the outside tells the controller -----------------------------------------------
+
+  private onMembership(e: ReceiverEvent): void {
+    const now = this.clock();
+    switch (e.type) {
+      case 'ring-down':
+      case 'ring-up':
+        this.event('ring', `${e.node}: ring ${e.ring} ${e.type === 'ring-up' ? 'up' : 'down'} (${e.reason})`, { node: e.node });
+        return;
+      case 'restarted':
+        if (this.observed.heard(e.node, e.to, now, `agent incarnation ${e.from} → ${e.to}`)) this.changed(`${e.node}'s agent restarted`, true, e.node);
+        return;
+      case 'alive':
+      case 'degraded':
+      case 'recovered':
+        if (this.observed.heard(e.node, this.opts.membership.report(e.node)?.incarnation ?? null, now, e.reason)) this.changed(`${e.node} is online: ${e.reason}`, false, e.node);
+        return;
+      case 'suspect':
+        if (this.observed.silent(e.node, now, e.reason)) this.changed(`${e.node} is lost: ${e.reason}`, true, e.node);
+        return;
+      default: {
+        const never: never = e;
+        return never;
+      }
+    }
+  }
+
+  /** POST /v1/agents/report: monitor failures and processes found dead. Idempotent per (node, incarnation, seq). */
+  report(r: AgentReport): { accepted: number } {
+    if (!this.observed.node(r.node)) throw new HavenError('NOT_FOUND', `node ${r.node} is not configured`);
+    let seen = this.seenReports.get(r.node);
+    if (!seen || seen.incarnation !== r.incarnation) this.seenReports.set(r.node, (seen = { incarnation: r.incarnation, seqs: new Set() }));
+    let accepted = 0;
+    for (const ev of r.events) {
+      if (seen.seqs.has(ev.seq)) continue;
+      seen.seqs.add(ev.seq);
+      accepted++;
+      const now = this.clock();
+      const known = this.observed.copies.get(ev.instance)?.get(r.node);
+      this.observed.copyState(ev.instance, r.node, ev.state === 'stopped' && known ? 'failed' : ev.state);
+      if (known && known.state !== 'failed') {
+        const f = this.observed.recordFailure(ev.primitive, r.node, 'monitor', now);
+        this.event('failure', `${ev.instance} failed on ${r.node}: monitor rc ${ev.rc} (${describeRc(ev.rc)})${ev.output ? `: ${ev.output.slice(0, 200)}` : ''}; fail count ${f.count}`, {
+          node: r.node,
+          resource: ev.instance,
+        });
+      }
+      this.changed(`${ev.instance} failed on ${r.node}`, true);
+    }
+    return { accepted };
+  }
+
+  // --- operator commands ---------------------------------------------------------------------
+
+  move(resource: string, node: string | undefined, lifetimeMs: number | undefined): OperatorConstraint {
+    this.requireResource(resource);
+    const now = this.clock();
+    let c: OperatorConstraint;
+    if (node !== undefined) {
+      this.requireNode(node);
+      c = { id: `cli-prefer-${resource}`, kind: 'prefer', resource, node, created: now, reason: `moved to ${node} by the operator`, ...(lifetimeMs ? { expires: now + lifetimeMs } : {}) };
+    } else {
+      const where = this.whereRuns(resource);
+      if (where.length !== 1) throw new HavenError('USAGE', `${resource} runs on ${where.length === 0 ? 'no node' : where.join(', ')}`, { hint: 'name the node to move it to: --node NODE' });
+      c = { id: `cli-ban-${resource}-on-${where[0]}`, kind: 'ban', resource, node: where[0]!, created: now, reason: `moved away from ${where[0]} by the operator`, ...(lifetimeMs ? { expires: now + lifetimeMs } : {}) };
+    }
+    this.putConstraint(c);
+    return c;
+  }
+
+  ban(resource: string, node: string, lifetimeMs: number | undefined): OperatorConstraint {
+    this.requireResource(resource);
+    this.requireNode(node);
+    const now = this.clock();
+    const c: OperatorConstraint = { id: `cli-ban-${resource}-on-${node}`, kind: 'ban', resource, node, created: now, reason: `banned from ${node} by the operator`, ...(lifetimeMs ? { expires: now + lifetimeMs } : {}) };
+    this.putConstraint(c);
+    return c;
+  }
+
+  clear(resource: string): number {
+    this.requireResource(resource);
+    const before = this.operatorConstraints.length;
+    this.operatorConstraints = this.operatorConstraints.filter((c) => c.resource !== resource);
+    const n = before - this.operatorConstraints.length;
+    if (n > 0) this.changed(`operator cleared ${n} move/ban constraint(s) of ${resource}`, false, undefined, resource);
+    return n;
+  }
+
+  cleanup(resource: string, node: string | undefined): number {
+    this.requireResource(resource);
+    if (node !== undefined) this.requireNode(node);
+    const prims = this.primitivesOf(resource);
+    const n = this.observed.clearFailures((f) => prims.includes(f.resource) && (node === undefined || f.node === node));
+    // Failed copies are forgotten too: the nodes are probed again and say what really runs.
+    for (const [key, perNode] of this.observed.copies) {
+      if (!prims.includes(baseOf(key))) continue;
+      for (const [at, copy] of perNode) {
+        if ((node === undefined || at === node) && copy.state === 'failed') {
+          const rec = this.observed.node(at);
+          if (rec && rec.state === 'online') rec.probed = false;
+        }
+      }
+    }
+    this.changed(`operator cleaned up ${resource}${node ? ` on ${node}` : ''}: ${n} failure record(s) cleared`, true, undefined, resource);
+    return n;
+  }
+
+  restart(resource: string): void {
+    this.requireResource(resource);
+    if (this.whereRuns(resource).length === 0) throw new HavenError('USAGE', `${resource} is not running`, { hint: 'nothing to restart' });
+    this.restarting.add(resource);
+    this.changed(`operator restarts ${resource}: stopped, then started again`, true, undefined, resource);
+  }
+
+  setNode(node: string, field: 'standby' | 'maintenance', value: boolean): void {
+    this.requireNode(node);
+    this.observed.setOverride(node, field, value);
+    this.changed(`operator set ${node} ${value ? field : `out of ${field}`}`, true, node);
+  }
+
+  // --- what the API shows ------------------------------------------------------------------------
+
+  snapshot(): ControllerSnapshot {
+    const now = this.clock();
+    return {
+      cluster: this.config.cluster.name,
+      epoch: this.epoch,
+      phase: this.phase,
+      now,
+      startedAt: this.startedAt,
+      nodes: [...this.observed.nodes.values()].map((n) => ({
+        name: n.name,
+        state: n.state,
+        probed: n.probed,
+        fencing: n.fencing,
+        standby: n.standby || this.config.nodes.find((c) => c.name === n.name)?.standby === true,
+        maintenance: n.maintenance || this.config.nodes.find((c) => c.name === n.name)?.maintenance === true,
+        since: n.since,
+        reason: n.reason,
+      })),
+      status: this.observed.status(now),
+      operatorConstraints: this.operatorConstraints.map((c) => ({ ...c })),
+      restarting: [...this.restarting],
+      plan: this.plan ? { startedAt: this.plan.startedAt, actions: this.plan.actions, done: this.plan.done, running: [...this.plan.running], summary: [...this.plan.summary] } : null,
+      lastPlanAt: this.lastPlanAt ?? null,
+      resources: (this.config.resources ?? []).map((r) => ({ id: r.id, type: r.type })),
+    };
+  }
+
+  events(since: number, limit: number): Promise<ControllerEvent[]> {
+    return this.flush().then(() => this.store.events(since, limit));
+  }
+
+  /** The plan the controller would run now (for `haven status --plan`), without running it. */
+  currentPlan(): Plan {
+    const now = this.clock();
+    return schedule(this.effectiveConfig(now), this.observed.status(now), now);
+  }
+
+  // --- the loop --------------------------------------------------------------------------------
+
+  private async loop(): Promise<void> {
+    while (this.phase !== 'stopping') {
+      if (!this.dirty) {
+        await new Promise<void>((resolve) => (this.wakeUp = resolve));
+        this.wakeUp = undefined;
+        continue;
+      }
+      this.dirty = false;
+      if (this.phase === 'settling') {
+        // Wait for every node to be heard or declared silent, or for the settle deadline.
+        if (!this.observed.settled() && !this.settleDeadlinePassed) continue;
+        this.phase = 'running';
+        this.event('controller', `settled: ${[...this.observed.nodes.values()].map((n) => `${n.name} ${n.state}`).join(', ')}`);
+      }
+      try {
+        await this.cycle();
+      } catch (err) {
+        this.log.error({ err }, 'reconcile cycle failed');
+        this.event('error', `reconcile cycle failed: ${err instanceof Error ? err.message : String(err)}`);
+        await sleep(200);
+        this.dirty = true;
+      }
+    }
+  }
+
+  private async cycle(): Promise<void> {
+    const now = this.clock();
+    this.expireConstraints(now);
+    this.releaseRestarts();
+    const config = this.effectiveConfig(now);
+    const status = this.observed.status(now);
+    const p = schedule(config, status, now);
+    this.lastPlanAt = now;
+    if (p.actions.length === 0) return;
+    const summary = p.transitions.map((t) => `${t.kind} ${t.subject}${t.from ? ` ${t.from}` : ''}${t.to ? ` → ${t.to}` : ''}: ${t.reason}`);
+    this.event('plan', `plan of ${p.actions.length} action(s): ${summary.join('; ')}`, undefined, { transitions: summary });
+    const ac = new AbortController();
+    this.current = ac;
+    this.plan = { startedAt: now, summary, actions: p.actions.length, done: 0, running: new Set() };
+    const result = await executePlan(p, {
+      parallelism: this.parallelism,
+      signal: ac.signal,
+      run: (a, signal) => this.runAction(a, signal),
+      onStart: (a) => this.plan?.running.add(a.id),
+      onEnd: (a, outcome, ms) => {
+        this.plan?.running.delete(a.id);
+        if (this.plan) this.plan.done++;
+        if (a.kind === 'pseudo' || a.implied) return;
+        if (outcome.ok) this.event('action', `${a.id} done in ${Math.round(ms)} ms: ${a.reason}`, { ...(a.node ? { node: a.node } : {}), ...(a.resource ? { resource: a.resource } : {}) });
+        else this.event('action-failed', `${a.id} failed after ${Math.round(ms)} ms: ${outcome.why}`, { ...(a.node ? { node: a.node } : {}), ...(a.resource ? { resource: a.resource } : {}) });
+      },
+    });
+    this.current = undefined;
+    this.plan = undefined;
+    if (result.failed || result.aborted) {
+      this.event('replan', result.failed ? `plan stopped: ${result.failed.action} did not go as planned; planning again` : `plan aborted (${String(ac.signal.reason instanceof Error ? ac.signal.reason.message : ac.signal.reason)}); planning again`);
+    }
+    this.persist();
+    this.dirty = true; // plan again: it must come out empty, or there is more to do
+  }
+
+  private async runAction(a: Action, signal: AbortSignal): Promise<ActionOutcome> {
+    if (a.implied) {
+      if (a.kind === 'stop' && a.resource && a.node) this.observed.copyState(a.resource, a.node, 'stopped');
+      return { ok: true };
+    }
+    switch (a.kind) {
+      case 'pseudo':
+        return { ok: true };
+      case 'fence':
+        return this.fence(a.node!, signal);
+      case 'clear-failures': {
+        const base = baseOf(a.resource!);
+        this.observed.clearFailures((f) => f.resource === base && f.node === a.node);
+        this.persist();
+        return { ok: true };
+      }
+      case 'probe':
+        if (a.resource === undefined) return this.probeNode(a.node!, signal);
+        return this.operate(a, 'probe', signal);
+      case 'start':
+      case 'stop':
+      case 'promote':
+      case 'demote':
+      case 'monitor-start':
+      case 'monitor-stop':
+        return this.operate(a, a.kind, signal);
+      default: {
+        const never: never = a.kind;
+        return { ok: false, why: `unknown action kind ${String(never)}` };
+      }
+    }
+  }
+
+  private async fence(node: string, signal: AbortSignal): Promise<ActionOutcome> {
+    this.observed.fenceStarted(node);
+    this.event('fence', `fencing ${node}: ${this.observed.node(node)?.reason ?? ''}`, { node });
+    const timeout = this.config.cluster.defaults?.operationTimeout ?? DEFAULTS.operationTimeout;
+    const r = await fenceNode(this.config.fenceDevices ?? [], node, timeout, signal);
+    const now = this.clock();
+    this.observed.fenceDone(node, r.ok, now, r.ok ? `fenced by ${r.device} in ${Math.round(r.durationMs)} ms` : `fence failed: ${r.output}`);
+    this.event(r.ok ? 'fenced' : 'fence-failed', r.ok ? `${node} fenced by ${r.device} in ${Math.round(r.durationMs)} ms` : `fencing ${node} failed (${r.device || 'no device'}, rc ${r.rc}): ${r.output}`, { node });
+    this.persist();
+    return r.ok ? { ok: true } : { ok: false, why: `fence of ${node} failed: ${r.output}` };
+  }
+
+  private async probeNode(node: string, signal: AbortSignal): Promise<ActionOutcome> {
+    try {
+      const state = await this.agents.state(node, 5000, signal);
+      this.observed.probedNode(node, state.copies);
+      this.event('probe', `${node} runs ${state.copies.length ? state.copies.map((c) => `${c.instance} (${c.state})`).join(', ') : 'nothing'}`, { node });
+      return { ok: true };
+    } catch (err) {
+      return { ok: false, why: err instanceof Error ? err.message : String(err) };
+    }
+  }
+
+  private async operate(a: Action, operation: OperationRequest['operation'], signal: AbortSignal): Promise<ActionOutcome> {
+    const key = a.resource!;
+    const node = a.node!;
+    const prim = this.primitives.get(baseOf(key));
+    if (!prim) return { ok: false, why: `${key} is not configured (an orphan's stop needs what it was started with)` };
+    const timeoutMs = a.timeout ?? this.config.cluster.defaults?.operationTimeout ?? DEFAULTS.operationTimeout;
+    const req: OperationRequest = {
+      epoch: this.epoch,
+      action: a.id,
+      operation,
+      instance: key,
+      resource: { primitive: prim.id, agent: prim.agent, params: { ...(prim.params ?? {}) } },
+      timeoutMs,
+      ...(a.interval !== undefined ? { intervalMs: a.interval } : {}),
+    };
+    let r;
+    try {
+      r = await this.agents.operation(node, req, signal);
+    } catch (err) {
+      return { ok: false, why: err instanceof Error ? err.message : String(err) };
+    }
+    const now = this.clock();
+    const copy = this.observed.copies.get(key)?.get(node);
+    switch (operation) {
+      case 'monitor-start':
+      case 'monitor-stop': {
+        if (r.rc !== 0) return this.failed(key, prim.id, node, 'monitor', r.rc, r.output, r.state, now);
+        const set = new Set(copy?.monitors ?? []);
+        if (operation === 'monitor-start') set.add(a.interval!);
+        else set.delete(a.interval!);
+        this.observed.monitors(key, node, [...set]);
+        return { ok: true };
+      }
+      case 'probe':
+        this.observed.copyState(key, node, r.state);
+        return r.state === 'failed' ? this.failed(key, prim.id, node, 'monitor', r.rc, r.output, r.state, now) : { ok: true };
+      case 'start':
+      case 'stop':
+      case 'promote':
+      case 'demote': {
+        if (r.rc !== 0) return this.failed(key, prim.id, node, operation, r.rc, r.output, r.state, now);
+        const state = operation === 'stop' ? 'stopped' : operation === 'promote' ? 'promoted' : 'started';
+        this.observed.copyState(key, node, state, operation === 'stop' ? [] : (copy?.monitors ?? []));
+        this.persist();
+        return { ok: true };
+      }
+    }
+  }
+
+  private failed(key: string, prim: string, node: string, op: 'start' | 'stop' | 'promote' | 'demote' | 'monitor', rc: number, output: string, state: string, now: number): ActionOutcome {
+    this.observed.copyState(key, node, state === 'stopped' && op === 'stop' ? 'failed' : 'failed');
+    // As Pacemaker's start-failure-is-fatal: a failed start bans the node until cleanup or expiry.
+    const f = this.observed.recordFailure(prim, node, op, now, op === 'start');
+    this.persist();
+    return { ok: false, why: `${op} of ${key} on ${node} returned ${rc} (${describeRc(rc)})${output ? `: ${output.slice(0, 300)}` : ''}; fail count ${f.count}` };
+  }
+
+  // --- helpers ---------------------------------------------------------------------------------
+
+  /** Something changed: plan again; `abort` stops the plan in flight first. */
+  private changed(message: string, abort: boolean, node?: string, resource?: string): void {
+    this.event('observed', message, { ...(node ? { node } : {}), ...(resource ? { resource } : {}) });
+    if (abort) this.current?.abort(new Error(message));
+    this.persist();
+    this.wake();
+  }
+
+  private wake(): void {
+    this.dirty = true;
+    this.wakeUp?.();
+  }
+
+  private event(kind: string, message: string, where?: { node?: string; resource?: string }, detail?: Record<string, unknown>): void {
+    const e: ControllerEvent = { seq: ++this.eventSeq, at: this.clock(), kind, message, ...(where?.node ? { node: where.node } : {}), ...(where?.resource ? { resource: where.resource } : {}), ...(detail ? { detail } : {}) };
+    this.pendingEvents.push(e);
+    this.log.info({ kind, node: where?.node, resource: where?.resource, epoch: this.epoch }, message);
+    this.persist();
+  }
+
+  /** Writes the record and the new events, coalescing bursts; one write at a time. */
+  private persist(): void {
+    if (this.persistQueued) return;
+    this.persistQueued = true;
+    this.persisting = this.persisting.then(async () => {
+      this.persistQueued = false;
+      const events = this.pendingEvents;
+      this.pendingEvents = [];
+      try {
+        await this.store.append(events);
+        await this.store.save(this.record());
+      } catch (err) {
+        this.pendingEvents.unshift(...events);
+        this.log.error({ err }, 'cannot persist the controller state');
+      }
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.persist();
+    await this.persisting;
+  }
+
+  private record(): ControllerRecord {
+    return { epoch: this.epoch, operatorConstraints: this.operatorConstraints, ...this.observed.durable() };
+  }
+
+  private putConstraint(c: OperatorConstraint): void {
+    this.operatorConstraints = [...this.operatorConstraints.filter((x) => x.id !== c.id && !(x.resource === c.resource && c.kind === 'prefer' && x.kind === 'prefer')), c];
+    this.changed(`${c.id}: ${c.reason}${c.expires ? ` until ${new Date(c.expires).toISOString()}` : ' until cleared'}`, false, c.node, c.resource);
+    this.scheduleExpiry();
+  }
+
+  private expireConstraints(now: number): void {
+    const expired = this.operatorConstraints.filter((c) => c.expires !== undefined && c.expires <= now);
+    if (expired.length === 0) return;
+    this.operatorConstraints = this.operatorConstraints.filter((c) => !expired.includes(c));
+    for (const c of expired) this.event('expired', `${c.id} lapsed (${c.reason})`, { node: c.node, resource: c.resource });
+    this.scheduleExpiry();
+  }
+
+  private scheduleExpiry(): void {
+    clearTimeout(this.expiryTimer);
+    const next = Math.min(...this.operatorConstraints.map((c) => c.expires ?? Infinity));
+    if (next === Infinity) return;
+    this.expiryTimer = setTimeout(() => this.wake(), Math.max(0, next - this.clock()) + 5);
+    this.expiryTimer.unref();
+  }
+
+  /** A restart holds the resource stopped until no copy runs, then lets it start again. */
+  private releaseRestarts(): void {
+    for (const r of [...this.restarting]) {
+      if (this.whereRuns(r).length === 0) {
+        this.restarting.delete(r);
+        this.event('restart', `${r} stopped everywhere; starting it again`, { resource: r });
+      }
+    }
+  }
+
+  private effectiveConfig(now: number): Config {
+    const live = this.operatorConstraints.filter((c) => c.expires === undefined || c.expires > now);
+    if (live.length === 0 && this.restarting.size === 0) return this.config;
+    const extra: Constraint[] = live.map((c) => ({ type: 'location', id: c.id, resource: c.resource, node: c.node, score: c.kind === 'ban' ? -INFINITY : INFINITY }));
+    const resources = this.restarting.size === 0 ? this.config.resources : (this.config.resources ?? []).map((r) => (this.restarting.has(r.id) ? withTargetRole(r, 'stopped') : r));
+    return { ...this.config, ...(resources ? { resources } : {}), constraints: [...(this.config.constraints ?? []), ...extra] };
+  }
+
+  private requireResource(id: string): void {
+    if (!(this.config.resources ?? []).some((r) => r.id === id)) {
+      throw new HavenError('NOT_FOUND', `resource ${id} is not configured`, { hint: `configured: ${(this.config.resources ?? []).map((r) => r.id).join(', ') || 'none'}` });
+    }
+  }
+
+  private requireNode(node: string): void {
+    if (!this.observed.node(node)) throw new HavenError('NOT_FOUND', `node ${node} is not configured`, { hint: `nodes: ${this.config.nodes.map((n) => n.name).join(', ')}` });
+  }
+
+  /** Top-level resource id → the primitive ids inside it. */
+  private primitivesOf(resource: string): string[] {
+    const r = (this.config.resources ?? []).find((x) => x.id === resource);
+    const out = new Map<string, Primitive>();
+    if (r) collectPrimitives(r, out);
+    return [...out.keys()];
+  }
+
+  /** Nodes where any copy of a top-level resource is active. */
+  whereRuns(resource: string): string[] {
+    const prims = this.primitivesOf(resource);
+    const nodes = new Set<string>();
+    for (const [key, perNode] of this.observed.copies) {
+      if (!prims.includes(baseOf(key))) continue;
+      for (const [node, c] of perNode) if (c.state !== 'stopped') nodes.add(node);
+    }
+    return [...nodes].sort();
+  }
+}
+
+export interface ControllerSnapshot {
+  readonly cluster: string;
+  readonly epoch: number;
+  readonly phase: ControllerPhase;
+  readonly now: number;
+  readonly startedAt: number;
+  readonly nodes: readonly {
+    name: string;
+    state: string;
+    probed: boolean;
+    fencing: boolean;
+    standby: boolean;
+    maintenance: boolean;
+    since: number;
+    reason: string;
+  }[];
+  readonly status: Status;
+  readonly operatorConstraints: readonly OperatorConstraint[];
+  readonly restarting: readonly string[];
+  readonly plan: { startedAt: number; actions: number; done: number; running: string[]; summary: string[] } | null;
+  readonly lastPlanAt: number | null;
+  readonly resources: readonly { id: string; type: string }[];
+}
+
+function collectPrimitives(r: Resource, out: Map<string, Primitive>): void {
+  switch (r.type) {
+    case 'primitive':
+      out.set(r.id, r);
+      return;
+    case 'group':
+      for (const m of r.members) out.set(m.id, m);
+      return;
+    case 'clone':
+    case 'promotable':
+      collectPrimitives(r.of, out);
+      return;
+  }
+}
+
+function withTargetRole(r: Resource, role: TargetRole): Resource {
+  return { ...r, targetRole: role } as Resource;
+}
+
+/** `web:1` → `web`. */
+export function baseOf(key: string): string {
+  const i = key.lastIndexOf(':');
+  return i > 0 && /^\d+$/.test(key.slice(i + 1)) ? key.slice(0, i) : key;
+}
+
+const RC_MEANING = ['success', 'generic error', 'invalid arguments', 'unimplemented feature', 'insufficient privileges', 'not installed', 'not configured', 'not running', 'running promoted', 'failed promoted'];
+export function describeRc(rc: number): string {
+  return RC_MEANING[rc] ?? 'unknown exit code';
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
