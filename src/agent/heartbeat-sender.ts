@@ -1,0 +1,303 @@
+// The agent's half of failure detection: every `interval`, one heartbeat datagram per ring to every
+// controller's address on that ring (docs/detection.md). The controller's half is
+// src/controller/heartbeat-receiver.ts; the wire format is `heartbeatSchema` in src/model/wire.ts.
+//
+// API (for the agent daemon):
+//
+//   const sender = await HeartbeatSender.start({ config, node: 'n1', epoch: () => agent.epoch, logger });
+//   sender.counts();          // { sent, failed, skipped, slot } for status pages
+//   sender.stopRing('r2');    // stop sending on one ring only (diagnostics, tests)
+//   await sender.stop();      // closes every socket; idempotent
+//
+// - One UDP socket per ring, bound to the node's own address on that ring (nodes[].addresses), so
+//   that cutting that ring's link really silences the node on that ring and only there. A
+//   configuration without rings has one implicit ring, sent unbound to each controller's only address.
+// - seq is the heartbeat's *slot*: slot k is due at start + k · interval on the monotonic clock. A
+//   timer that fires late sends the current slot and skips the missed ones (counted in `skipped`):
+//   never a burst, never drift, and the receiver can date a lagging datagram by its seq.
+// - incarnation defaults to the wall-clock time the sender started (ms), so a restarted agent has a
+//   larger one; pass the agent's own start time to share it with the agent's other messages.
+// - epoch is read through the getter at every send: the highest controller epoch the agent accepted.
+// - Sending never throws: a send error (a ring that is down: ENETUNREACH, EPERM from a firewall)
+//   is counted and logged at debug, once per ring until that ring sends again.
+
+import dgram from 'node:dgram';
+import { isIPv6 } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { HavenError } from '../errors.js';
+import { DEFAULTS, type Config } from '../model/config.js';
+import { WIRE_VERSION, type Heartbeat } from '../model/wire.js';
+
+/** The logger calls this module makes; a pino logger fits. */
+export interface HeartbeatLogger {
+  debug(fields: Record<string, unknown>, msg: string): void;
+  info(fields: Record<string, unknown>, msg: string): void;
+  warn(fields: Record<string, unknown>, msg: string): void;
+}
+
+export const silentLogger: HeartbeatLogger = { debug() {}, info() {}, warn() {} };
+
+/** The ring name used when the configuration declares no rings (as the detector does). */
+const IMPLICIT_RING = 'default';
+
+export interface HeartbeatSenderOptions {
+  /** A validated configuration (src/config/load.ts). */
+  readonly config: Config;
+  /** This node's name in `config.nodes`. */
+  readonly node: string;
+  /** The highest controller epoch the agent has accepted; read at every send. */
+  readonly epoch: () => number;
+  /** Which run of the agent this is; larger is newer. Default: Date.now() at start. */
+  readonly incarnation?: number;
+  /** Overrides cluster.heartbeat.interval (ms). */
+  readonly interval?: number;
+  readonly logger?: HeartbeatLogger;
+}
+
+export interface SenderCounts {
+  /** Datagrams handed to the kernel without error (all rings, all controllers). */
+  readonly sent: number;
+  /** Datagrams whose send failed. */
+  readonly failed: number;
+  /** Slots missed because the timer fired late (the event loop was busy): not sent at all. */
+  readonly skipped: number;
+  /** The last slot (seq) sent; -1 before the first. */
+  readonly slot: number;
+}
+
+interface Target {
+  readonly controller: string;
+  readonly address: string;
+  readonly port: number;
+}
+
+interface RingSender {
+  readonly ring: string;
+  readonly socket: dgram.Socket;
+  readonly targets: readonly Target[];
+  open: boolean;
+  /** Whether the last send on this ring failed (so a failure is logged once, not every interval). */
+  failing: boolean;
+}
+
+export class HeartbeatSender {
+  readonly node: string;
+  readonly cluster: string;
+  readonly incarnation: number;
+  readonly interval: number;
+  private readonly rings: RingSender[];
+  private readonly epoch: () => number;
+  private readonly log: HeartbeatLogger;
+  private readonly startedAt: number;
+  private timer: NodeJS.Timeout | undefined;
+  private lastSlot = -1;
+  private lastEpoch = 0;
+  private sent = 0;
+  private failed = 0;
+  private skipped = 0;
+  private stopped = false;
+
+  private constructor(options: HeartbeatSenderOptions, interval: number, rings: RingSender[]) {
+    this.node = options.node;
+    this.cluster = options.config.cluster.name;
+    this.incarnation = options.incarnation ?? Date.now();
+    this.interval = interval;
+    this.rings = rings;
+    this.epoch = options.epoch;
+    this.log = options.logger ?? silentLogger;
+    this.startedAt = performance.now();
+  }
+
+  /**
+   * Binds one socket per ring and sends the first heartbeat at once. Throws HavenError NOT_FOUND
+   * (no such node), CONFIG_INVALID (no controllers, or the node lacks an address on a ring) or IO
+   * (an address cannot be bound: not on this host, or in use); nothing stays open then.
+   */
+  static async start(options: HeartbeatSenderOptions): Promise<HeartbeatSender> {
+    const { config, node } = options;
+    const nodeConfig = config.nodes.find((n) => n.name === node);
+    if (nodeConfig === undefined) {
+      throw new HavenError('NOT_FOUND', `node "${node}" is not in the configuration`, { hint: `configured nodes: ${config.nodes.map((n) => n.name).join(', ')}` });
+    }
+    const interval = options.interval ?? config.cluster.heartbeat?.interval ?? DEFAULTS.heartbeatInterval;
+    if (!(Number.isFinite(interval) && interval > 0)) throw new HavenError('USAGE', `heartbeat interval must be a positive number of ms, got ${interval}`);
+    if (options.incarnation !== undefined && !(Number.isSafeInteger(options.incarnation) && options.incarnation >= 0)) {
+      throw new HavenError('USAGE', `incarnation must be a non-negative integer, got ${options.incarnation}`);
+    }
+    const controllers = config.controllers ?? [];
+    if (controllers.length === 0) {
+      throw new HavenError('CONFIG_INVALID', 'the configuration names no controllers: heartbeats have nowhere to go', { hint: 'add a controllers: entry with an address on every ring' });
+    }
+    const declared = config.rings ?? [];
+    const plan =
+      declared.length > 0
+        ? declared.map((r) => {
+            const bind = nodeConfig.addresses?.[r.name];
+            if (bind === undefined) {
+              throw new HavenError('CONFIG_INVALID', `node "${node}" has no address on ring "${r.name}"`, { hint: 'every node needs an address on every ring' });
+            }
+            const targets = controllers.flatMap((c) => {
+              const address = c.addresses[r.name];
+              return address === undefined ? [] : [{ controller: c.name, address, port: r.port ?? DEFAULTS.ringPort }];
+            });
+            return { ring: r.name, bind: bind as string | undefined, targets };
+          })
+        : [
+            {
+              ring: IMPLICIT_RING,
+              bind: undefined,
+              targets: controllers.flatMap((c) => {
+                const address = Object.values(c.addresses)[0];
+                return address === undefined ? [] : [{ controller: c.name, address, port: DEFAULTS.ringPort }];
+              }),
+            },
+          ];
+
+    const rings: RingSender[] = [];
+    try {
+      for (const p of plan) {
+        const probe = p.bind ?? p.targets[0]?.address;
+        const socket = dgram.createSocket({ type: probe !== undefined && isIPv6(probe) ? 'udp6' : 'udp4' });
+        rings.push({ ring: p.ring, socket, targets: p.targets, open: true, failing: false });
+        await bind(socket, p.bind, p.ring, node);
+      }
+    } catch (error) {
+      for (const r of rings) closeQuietly(r.socket);
+      throw error;
+    }
+    const sender = new HeartbeatSender(options, interval, rings);
+    for (const r of rings) {
+      // A send error is also reported here on some platforms; never let it crash the agent.
+      r.socket.on('error', (error) => sender.log.debug({ node, ring: r.ring, err: error.message }, 'heartbeat socket error'));
+      if (r.targets.length === 0) sender.log.warn({ node, ring: r.ring }, 'no controller has an address on this ring: nothing is sent there');
+    }
+    sender.log.info(
+      { node, incarnation: sender.incarnation, interval, rings: rings.map((r) => `${r.ring} → ${r.targets.map((t) => `${t.address}:${t.port}`).join(' ')}`) },
+      'heartbeats started',
+    );
+    sender.fire();
+    return sender;
+  }
+
+  counts(): SenderCounts {
+    return { sent: this.sent, failed: this.failed, skipped: this.skipped, slot: this.lastSlot };
+  }
+
+  /** Stops sending on one ring (closes its socket); the others go on. Unknown ring: NOT_FOUND. */
+  stopRing(ring: string): void {
+    const r = this.rings.find((x) => x.ring === ring);
+    if (r === undefined) throw new HavenError('NOT_FOUND', `no heartbeat ring "${ring}"`, { hint: `rings: ${this.rings.map((x) => x.ring).join(', ')}` });
+    if (!r.open) return;
+    r.open = false;
+    closeQuietly(r.socket);
+    this.log.info({ node: this.node, ring }, 'heartbeats stopped on one ring');
+  }
+
+  /** Stops every ring; resolves when the sockets are closed. Safe to call twice. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    await Promise.all(
+      this.rings.map(
+        (r) =>
+          new Promise<void>((resolve) => {
+            if (!r.open) return resolve();
+            r.open = false;
+            try {
+              r.socket.close(() => resolve());
+            } catch {
+              resolve();
+            }
+          }),
+      ),
+    );
+    this.log.info({ node: this.node, sent: this.sent, failed: this.failed, skipped: this.skipped }, 'heartbeats stopped');
+  }
+
+  /** Sends the current slot if it is new, then sleeps until the next slot is due. */
+  private fire(): void {
+    this.timer = undefined;
+    if (this.stopped) return;
+    const now = performance.now();
+    const slot = Math.floor((now - this.startedAt) / this.interval);
+    if (slot > this.lastSlot) {
+      if (this.lastSlot >= 0 && slot > this.lastSlot + 1) {
+        this.skipped += slot - this.lastSlot - 1;
+        this.log.debug({ node: this.node, missed: slot - this.lastSlot - 1 }, 'heartbeat slots missed (event loop busy): skipped, not burst');
+      }
+      this.lastSlot = slot;
+      this.send(slot);
+    }
+    // A timer may fire a hair early (ms rounding): then the slot is not new and we sleep again.
+    const next = this.startedAt + (this.lastSlot + 1) * this.interval;
+    this.timer = setTimeout(() => this.fire(), Math.max(1, Math.ceil(next - performance.now())));
+  }
+
+  private send(slot: number): void {
+    let epoch = this.lastEpoch;
+    try {
+      const e = this.epoch();
+      if (Number.isSafeInteger(e) && e >= 0) epoch = e;
+    } catch (error) {
+      this.log.debug({ node: this.node, err: String(error) }, 'epoch getter threw; sending the last epoch');
+    }
+    this.lastEpoch = epoch;
+    const sentAt = Date.now();
+    for (const r of this.rings) {
+      if (!r.open) continue;
+      const message: Heartbeat = { v: WIRE_VERSION, cluster: this.cluster, node: this.node, ring: r.ring, seq: slot, incarnation: this.incarnation, epoch, sentAt };
+      const bytes = Buffer.from(JSON.stringify(message));
+      for (const t of r.targets) {
+        try {
+          r.socket.send(bytes, t.port, t.address, (error) => this.sendDone(r, t, error));
+        } catch (error) {
+          this.sendDone(r, t, error instanceof Error ? error : new Error(String(error)));
+        }
+      }
+    }
+  }
+
+  private sendDone(r: RingSender, t: Target, error: Error | null): void {
+    if (error === null) {
+      this.sent++;
+      if (r.failing) {
+        r.failing = false;
+        this.log.info({ node: this.node, ring: r.ring }, 'heartbeats on this ring are going out again');
+      }
+      return;
+    }
+    this.failed++;
+    if (!r.failing && r.open) {
+      r.failing = true;
+      this.log.debug({ node: this.node, ring: r.ring, controller: t.controller, to: `${t.address}:${t.port}`, err: error.message }, 'heartbeat send failed');
+    }
+  }
+}
+
+function bind(socket: dgram.Socket, address: string | undefined, ring: string, node: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: Error): void => {
+      reject(
+        new HavenError('IO', `cannot bind the heartbeat socket of node "${node}" on ring "${ring}"${address === undefined ? '' : ` to ${address}`}: ${error.message}`, {
+          hint: 'the address must be configured on this host (nodes[].addresses)',
+          cause: error,
+        }),
+      );
+    };
+    socket.once('error', onError);
+    socket.bind({ port: 0, ...(address === undefined ? {} : { address }) }, () => {
+      socket.off('error', onError);
+      resolve();
+    });
+  });
+}
+
+function closeQuietly(socket: dgram.Socket): void {
+  try {
+    socket.close();
+  } catch {
+    // already closed
+  }
+}
