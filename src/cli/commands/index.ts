@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { registerCheck } from './check.js';
 import { registerController } from './controller.js';
 import { registerConvert } from './convert.js';
+import { registerOperate } from './operate.js';
 import { registerPlan } from './plan.js';
 
 export function registerCommands(program: Command): void {
@@ -11,4 +12,5 @@ export function registerCommands(program: Command): void {
   registerPlan(program);
   registerConvert(program);
   registerController(program);
+  registerOperate(program);
 }
