@@ -28,6 +28,8 @@ export interface CommandResult {
 }
 
 const DEFAULT_MAX_OUTPUT = 64 * 1024;
+/** How long after a helper exits its output may still arrive. */
+const EXIT_GRACE_MS = 100;
 
 /** Runs `file args…`, killing its whole process group on timeout or abort. Never throws. */
 export function runCommand(file: string, args: readonly string[], opts: CommandOptions): Promise<CommandResult> {
@@ -72,6 +74,16 @@ export function runCommand(file: string, args: readonly string[], opts: CommandO
       if (child.pid === undefined) finish(null, null);
     });
     child.once('close', finish);
+    // A helper that leaves a daemon behind holding our pipes never closes them: answer on exit,
+    // after a short grace for the last output, rather than wait for the daemon to end.
+    child.once('exit', (code, sig) => {
+      setTimeout(() => {
+        if (done) return;
+        child.stdout?.destroy();
+        child.stderr?.destroy();
+        finish(code, sig);
+      }, EXIT_GRACE_MS).unref();
+    });
   });
 }
 

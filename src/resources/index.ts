@@ -2,19 +2,32 @@
 // primitive's `agent` string (`process`, `vip`, `ocf:<provider>:<type>`).
 
 import { HavenError } from '../errors.js';
+import { ocfAgent } from './ocf.js';
 import { processAgent } from './process.js';
 import type { ResourceAgent } from './types.js';
+import { vipAgent } from './vip.js';
 
 export type { OperationContext, ResourceAgent, ResourceOperation, ResourceOutcome, ParamValue } from './types.js';
 export { stateOfMonitor } from './types.js';
+export { describeRc } from './rc.js';
 
 const KINDS = 'process, vip or ocf:<provider>:<type> (for example ocf:heartbeat:IPaddr2)';
+const ocfAgents = new Map<string, ResourceAgent>();
 
 /** The agent for a kind; throws CONFIG_INVALID for a kind Haven does not know. */
 export function resourceAgentFor(kind: string): ResourceAgent {
   if (kind === 'process') return processAgent;
-  if (kind === 'vip' || /^ocf:[A-Za-z0-9_.-]+:[A-Za-z0-9_.-]+$/.test(kind)) {
-    throw new HavenError('UNSUPPORTED', `resource agent kind "${kind}" is not built yet`, { hint: 'use process for now' });
+  if (kind === 'vip') return vipAgent;
+  if (kind.startsWith('ocf:')) {
+    let agent = ocfAgents.get(kind);
+    if (agent === undefined) {
+      agent = ocfAgent(kind);
+      ocfAgents.set(kind, agent);
+    }
+    return agent;
+  }
+  if (kind === 'haproxy') {
+    throw new HavenError('UNSUPPORTED', `resource agent kind "${kind}" is not built yet`, { hint: 'run HAProxy with the process agent, or ocf:heartbeat:haproxy if installed' });
   }
   throw new HavenError('CONFIG_INVALID', `unknown resource agent kind "${kind}"`, { hint: `write ${KINDS}` });
 }
