@@ -1,6 +1,7 @@
 // Every subcommand of `haven`, in the order `haven --help` lists them.
 
 import type { Command } from 'commander';
+import { registerAgent } from './agent.js';
 import { registerCheck } from './check.js';
 import { registerController } from './controller.js';
 import { registerConvert } from './convert.js';
@@ -11,6 +12,7 @@ export function registerCommands(program: Command): void {
   registerCheck(program);
   registerPlan(program);
   registerConvert(program);
+  registerAgent(program);
   registerController(program);
   registerOperate(program);
 }

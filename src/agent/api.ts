@@ -1,0 +1,66 @@
+// The agent's HTTP API, as a hono app the daemon serves and tests call without a socket
+// (app.request()). Routes (docs/agent.md):
+//   POST /v1/operations   operationRequest → operationResult, when the operation is done
+//   GET  /v1/state        agentState: every copy the agent knows
+//   GET  /v1/health       { ok: true, … }
+// Errors answer { error: { code, message, hint?, problems? } } with the status of the code in
+// src/errors.ts: 400 USAGE (the body did not parse; `problems` lists each), 409 CONFLICT (stale
+// epoch), 503 UNREACHABLE (the agent is not running). A refused request changes nothing.
+
+import { Hono, type Context } from 'hono';
+import { problemsFromIssues } from '../config/zod-issues.js';
+import { ERROR_CODES, HavenError, type ErrorCode } from '../errors.js';
+import { operationRequestSchema } from '../model/wire.js';
+import type { Agent } from './agent.js';
+
+/** Largest request body accepted (a request carries one resource spec). */
+export const MAX_BODY_BYTES = 256 * 1024;
+
+export interface ApiProblem {
+  readonly path: readonly (string | number)[];
+  readonly message: string;
+  readonly hint?: string;
+}
+
+export function createAgentApi(agent: Agent): Hono {
+  const app = new Hono();
+
+  app.get('/v1/health', (c) => c.json({ ok: agent.lifecycle === 'running', node: agent.node, lifecycle: agent.lifecycle, incarnation: agent.incarnation, epoch: agent.epoch }, agent.lifecycle === 'running' ? 200 : 503));
+
+  app.get('/v1/state', (c) => c.json(agent.state()));
+
+  app.post('/v1/operations', async (c) => {
+    const text = await c.req.text();
+    if (text.length > MAX_BODY_BYTES) return fail(c, 'USAGE', `the request body is larger than ${MAX_BODY_BYTES} bytes`);
+    let data: unknown;
+    try {
+      data = JSON.parse(text);
+    } catch (err) {
+      return fail(c, 'USAGE', `the request body is not JSON: ${err instanceof Error ? err.message : String(err)}`, { hint: 'send an operationRequest as JSON (docs/agent.md)' });
+    }
+    const parsed = operationRequestSchema.safeParse(data);
+    if (!parsed.success) {
+      const problems: ApiProblem[] = problemsFromIssues(parsed.error.issues, data, operationRequestSchema).map((p) => ({
+        path: p.path,
+        message: p.message,
+        ...(p.hint === undefined ? {} : { hint: p.hint }),
+      }));
+      return fail(c, 'USAGE', `the operation request was refused (${problems.length} problem${problems.length === 1 ? '' : 's'})`, { problems });
+    }
+    try {
+      return c.json(await agent.submit(parsed.data));
+    } catch (err) {
+      if (err instanceof HavenError) return fail(c, err.code, err.message, err.hint === undefined ? {} : { hint: err.hint });
+      throw err;
+    }
+  });
+
+  app.notFound((c) => fail(c, 'NOT_FOUND', `no route ${c.req.method} ${c.req.path}`, { hint: 'routes: POST /v1/operations, GET /v1/state, GET /v1/health' }));
+  app.onError((err, c) => fail(c, 'INTERNAL', `internal error: ${err instanceof Error ? err.message : String(err)}`));
+  return app;
+}
+
+function fail(c: Context, code: ErrorCode, message: string, extra: { hint?: string; problems?: ApiProblem[] } = {}): Response {
+  const status = ERROR_CODES[code].httpStatus as 400 | 404 | 409 | 422 | 500 | 501 | 503;
+  return c.json({ error: { code, message, ...extra } }, status);
+}
