@@ -112,6 +112,14 @@ export class Controller {
     await this.store.save(this.record());
     this.event('controller', `controller started with epoch ${this.epoch}${record ? ' (state restored)' : ' (new cluster)'}`);
     this.opts.membership.onEvent((e) => this.onMembership(e));
+    // Verdicts reached before this controller listened (the receiver starts first) count too.
+    for (const n of this.config.nodes) {
+      const v = this.opts.membership.report(n.name)?.verdict;
+      if (v === undefined || v.kind === 'unknown') continue;
+      const now = this.clock();
+      if (v.kind === 'suspect') this.observed.silent(n.name, now, v.reason);
+      else this.observed.heard(n.name, this.opts.membership.report(n.name)?.incarnation ?? null, now, v.reason);
+    }
     this.phase = 'settling';
     const ringTimeout = this.config.cluster.heartbeat?.ringTimeout ?? DEFAULTS.ringTimeout;
     this.settleTimer = setTimeout(() => {

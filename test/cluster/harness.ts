@@ -1,0 +1,198 @@
+// A real cluster on loopback for integration tests: one `haven controller` and N `haven agent`
+// processes (the real binaries), each node on its own 127.x addresses with two rings, running
+// real `process` resources. Everything it starts it stops again: the daemons by PID, and the
+// services the agents started by the process groups in their pid files. No namespaces: tests of
+// power-off and cut rings use the lab (test/lab).
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import { copyDirName } from '../../src/agent/state-file.js';
+import type { ControllerSnapshot } from '../../src/controller/controller.js';
+import type { ControllerEvent } from '../../src/store/store.js';
+
+const BIN = fileURLToPath(new URL('../../../bin/haven.js', import.meta.url));
+
+export interface ClusterOptions {
+  readonly nodes: number;
+  readonly resources: unknown[];
+  readonly constraints?: unknown[];
+  readonly cluster?: Record<string, unknown>;
+}
+
+export class LoopbackCluster {
+  readonly dir: string;
+  readonly configPath: string;
+  readonly nodes: string[];
+  readonly apiPort: number;
+  private controller: ChildProcess | undefined;
+  private readonly agents = new Map<string, ChildProcess>();
+  private readonly octet: number;
+
+  constructor(private readonly opts: ClusterOptions) {
+    this.dir = mkdtempSync(join(tmpdir(), 'haven-cluster-'));
+    // A random third octet and ports, so parallel runs and leftovers never collide.
+    this.octet = 20 + Math.floor(Math.random() * 200);
+    const base = 20000 + Math.floor(Math.random() * 20000);
+    this.apiPort = base;
+    this.nodes = Array.from({ length: opts.nodes }, (_, i) => `n${i + 1}`);
+    const config = {
+      cluster: { name: 'loop', heartbeat: { interval: '50ms', ringTimeout: '300ms' }, agentPort: base + 1, fencing: false, ...(opts.cluster ?? {}) },
+      rings: [
+        { name: 'r0', port: base + 2 },
+        { name: 'r1', port: base + 3 },
+      ],
+      nodes: this.nodes.map((n, i) => ({ name: n, addresses: { r0: this.addr(0, i + 2), r1: this.addr(1, i + 2) } })),
+      controllers: [{ name: 'c1', addresses: { r0: this.addr(0, 1), r1: this.addr(1, 1) }, apiPort: base }],
+      resources: opts.resources,
+      ...(opts.constraints ? { constraints: opts.constraints } : {}),
+    };
+    this.configPath = join(this.dir, 'cluster.yaml');
+    writeFileSync(this.configPath, stringify(config));
+  }
+
+  private addr(ring: number, host: number): string {
+    return `127.${100 + ring}.${this.octet}.${host}`;
+  }
+
+  async start(): Promise<void> {
+    this.startController();
+    for (const n of this.nodes) this.startAgent(n);
+    await this.waitFor('every node online and the plan idle', (s) => s.phase === 'running' && s.nodes.every((n) => n.state === 'online' && n.probed) && s.plan === null, 20_000);
+  }
+
+  startController(): void {
+    this.controller = this.spawn('controller', ['controller', '--config', this.configPath, '--state-dir', join(this.dir, 'controller'), '--log-level', 'warn']);
+  }
+
+  startAgent(node: string): void {
+    this.agents.set(node, this.spawn(`agent-${node}`, ['agent', '--config', this.configPath, '--node', node, '--state-dir', join(this.dir, 'agents', node)]));
+  }
+
+  private spawn(name: string, args: string[]): ChildProcess {
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let log = '';
+    child.stderr!.on('data', (b: Buffer) => {
+      log = (log + b.toString()).slice(-20_000);
+    });
+    child.on('exit', () => writeFileSync(join(this.dir, `${name}.log`), log));
+    return child;
+  }
+
+  async stopController(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    await stopChild(this.controller, signal);
+    this.controller = undefined;
+  }
+
+  async stopAgent(node: string, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    await stopChild(this.agents.get(node), signal);
+    this.agents.delete(node);
+  }
+
+  async status(): Promise<ControllerSnapshot> {
+    return (await this.get('/v1/status')) as ControllerSnapshot;
+  }
+
+  async events(): Promise<ControllerEvent[]> {
+    return (await this.get('/v1/events?since=0&limit=10000')) as ControllerEvent[];
+  }
+
+  async post(path: string, body: unknown): Promise<{ status: number; body: unknown }> {
+    const res = await fetch(`http://${this.addr(0, 1)}:${this.apiPort}${path}`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+    return { status: res.status, body: await res.json() };
+  }
+
+  private async get(path: string): Promise<unknown> {
+    const res = await fetch(`http://${this.addr(0, 1)}:${this.apiPort}${path}`, { signal: AbortSignal.timeout(5000) });
+    return res.json();
+  }
+
+  /** Polls the controller's status until `ok` holds; throws with the last status otherwise. */
+  async waitFor(what: string, ok: (s: ControllerSnapshot) => boolean, timeoutMs = 15_000): Promise<ControllerSnapshot> {
+    const deadline = Date.now() + timeoutMs;
+    let last: ControllerSnapshot | undefined;
+    let lastErr: unknown;
+    while (Date.now() < deadline) {
+      try {
+        last = await this.status();
+        if (ok(last)) return last;
+      } catch (err) {
+        lastErr = err;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`timed out waiting for ${what}; last status: ${JSON.stringify(last?.status ?? lastErr)}\n${this.logs()}`);
+  }
+
+  /** Where a copy runs now (its active states by node). */
+  static where(s: ControllerSnapshot, key: string): string[] {
+    return Object.entries(s.status.resources?.[key] ?? {})
+      .filter(([, c]) => c.state === 'started' || c.state === 'promoted')
+      .map(([n]) => n)
+      .sort();
+  }
+
+  /** PID of a process-resource copy on a node, from its pid file. */
+  pidOf(node: string, instance: string): number | undefined {
+    const dir = join(this.dir, 'agents', node, 'copies');
+    if (!existsSync(dir)) return undefined;
+    const f = join(dir, copyDirName(instance), 'process.pid');
+    if (!existsSync(f)) return undefined;
+    const pid = Number(readFileSync(f, 'utf8').trim().split(/\s+/)[0]);
+    return pid > 0 && alive(pid) ? pid : undefined;
+  }
+
+  logs(): string {
+    return readdirSync(this.dir)
+      .filter((f) => f.endsWith('.log'))
+      .map((f) => `--- ${f}\n${readFileSync(join(this.dir, f), 'utf8').split('\n').slice(-15).join('\n')}`)
+      .join('\n');
+  }
+
+  /** Stops every daemon, then every service the agents started (their process groups). */
+  async close(): Promise<void> {
+    await this.stopController();
+    for (const n of [...this.agents.keys()]) await this.stopAgent(n);
+    const agentsDir = join(this.dir, 'agents');
+    if (existsSync(agentsDir)) {
+      for (const node of readdirSync(agentsDir)) {
+        const copies = join(agentsDir, node, 'copies');
+        if (!existsSync(copies)) continue;
+        for (const d of readdirSync(copies)) {
+          const f = join(copies, d, 'process.pid');
+          if (!existsSync(f)) continue;
+          const pid = Number(readFileSync(f, 'utf8').trim().split(/\s+/)[0]);
+          if (pid > 0 && alive(pid)) {
+            try {
+              process.kill(-pid, 'SIGKILL');
+            } catch {
+              // already gone
+            }
+          }
+        }
+      }
+    }
+    if (process.env['HAVEN_KEEP_TEST_DIRS'] === undefined) rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function stopChild(child: ChildProcess | undefined, signal: NodeJS.Signals): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.kill(signal);
+  const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(t);
+}
