@@ -287,8 +287,10 @@ export class Detector {
       ring.refused++;
       return refused('old-incarnation');
     }
-    if (node.incarnation !== null && arrival.incarnation > node.incarnation) {
-      events.push({ type: 'restarted', node: node.name, ring: arrival.ring, from: node.incarnation, to: arrival.incarnation, at: now });
+    const previous = node.incarnation;
+    const restarted = previous !== null && arrival.incarnation > previous;
+    if (restarted) {
+      events.push({ type: 'restarted', node: node.name, ring: arrival.ring, from: previous, to: arrival.incarnation, at: now });
       for (const rs of node.rings) rs.maxSeq = -1;
       node.maxSeq = -1;
     }
@@ -309,12 +311,14 @@ export class Detector {
     }
     ring.maxSeq = arrival.seq;
     ring.accepted++;
-    if (ring.lastHeard !== null) ring.stats.add(now - ring.lastHeard);
+    // Only gaps of a live ring describe it: the silence of a cut ring or of a restart is an outage,
+    // and counting it would inflate the adaptive timeout for long after (up to maxTimeout).
+    if (ring.lastHeard !== null && ring.link === 'up' && !restarted) ring.stats.add(now - ring.lastHeard);
     ring.lastHeard = now;
     if (evidence > ring.lastEvidence) ring.lastEvidence = evidence;
 
     if (ring.link !== 'up' && ring.lastEvidence + this.timeoutOf(ring) > now) {
-      const first = ring.link === 'pending';
+      const first = ring.accepted === 1;
       ring.link = 'up';
       ring.since = now;
       events.push({
@@ -445,10 +449,13 @@ export class Detector {
     else if (!up && downMask === 0) kind = 'unknown';
     else if (downMask !== 0) kind = 'degraded';
     else kind = 'alive';
-    if (kind === prev.kind && downMask === node.downMask) {
-      if (upMask !== node.upMask) {
-        // A ring heard for the first time: the same verdict, with its ring lists brought up to date.
+    // Same verdict: a ring heard for the first time, or (while recovered) a ring coming back or
+    // going down, only brings its ring lists up to date; the link events already said so. A degraded
+    // node whose set of silent rings changes is news: a verdict event names the rings.
+    if (kind === prev.kind && (downMask === node.downMask || kind === 'recovered')) {
+      if (upMask !== node.upMask || downMask !== node.downMask) {
         node.upMask = upMask;
+        node.downMask = downMask;
         node.verdict = this.buildVerdict(node, kind, prev.since, prev);
       }
       return;
