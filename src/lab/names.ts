@@ -3,7 +3,8 @@
 // 10.<200+id>.<ring>.<n>/24, and exists only inside the lab's own namespaces.
 //
 // Per ring, host number i (1-based, in the order given) is .i; .100–.199 are never given to a
-// host, so they are free for service addresses (VIPs); the client host is .250.
+// host, so they are free for service addresses (VIPs); the controller is .240 (on every ring),
+// the client .250 (ring 0 only).
 
 import { UsageError } from '../errors.js';
 
@@ -14,7 +15,12 @@ export const MAX_RINGS = 8;
 /** The dedicated client host: on ring 0 only, where probes run from. */
 export const CLIENT_HOST = 'client';
 export const CLIENT_NUMBER = 250;
+/** The controller's host: on every ring, where `haven controller` runs. */
+export const CONTROLLER_HOST = 'controller';
+export const CONTROLLER_NUMBER = 240;
 export const SWITCH = 'switch';
+/** Names a lab keeps for its own namespaces; no host may take them. */
+const RESERVED = new Set([CLIENT_HOST, CONTROLLER_HOST, SWITCH]);
 
 const HOST_NAME = /^[a-z][a-z0-9-]{0,30}$/;
 const LAB_NAME = /^[a-z0-9][a-z0-9_.-]{0,39}$/;
@@ -38,8 +44,13 @@ export function portName(id: number, n: number, ring: number): string {
   return `${labPrefix(id)}h${n}r${ring}`;
 }
 
-/** The host-side end of a veth, inside the host's own namespace. */
+/** The host-side end of a veth, inside the host's own namespace; also the ring's name in lab.yaml. */
 export function interfaceName(ring: number): string {
+  return `ring${ring}`;
+}
+
+/** The ring's name in the lab's config (`ring0`, `ring1`, …). */
+export function ringName(ring: number): string {
   return `ring${ring}`;
 }
 
@@ -85,7 +96,7 @@ export function hostNames(hosts: number | readonly string[]): string[] {
   const seen = new Set<string>();
   for (const h of hosts) {
     if (!HOST_NAME.test(h)) throw new UsageError(`host name "${h}" is not allowed`, { hint: 'use a-z, 0-9 and "-", starting with a letter, at most 31 characters' });
-    if (h === CLIENT_HOST || h === SWITCH) throw new UsageError(`host name "${h}" is reserved for the lab's own ${h} namespace`);
+    if (RESERVED.has(h)) throw new UsageError(`host name "${h}" is reserved for the lab's own ${h} namespace`);
     if (seen.has(h)) throw new UsageError(`host "${h}" is named twice`);
     seen.add(h);
   }

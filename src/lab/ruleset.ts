@@ -1,16 +1,18 @@
-// Pure: the nftables ruleset of a lab's switch namespace, from the faults in force. Partitions
-// and loss act on the bridges, port by port, like a managed switch: they see every frame
-// (ARP included) whatever addresses the hosts carry, VIPs that move included.
+// Pure: the nftables ruleset of a lab's switch namespace, from the faults in force. Cuts,
+// partitions and loss act on the bridges, port by port, like a managed switch: they see every
+// frame (ARP included) whatever addresses the hosts carry, VIPs that move included. The hosts
+// keep carrier: a cut is a silent loss, as when a switch or a cable beyond it fails.
 //
 // The whole table is replaced in one nft transaction (add, delete, define), so applying it is
 // idempotent and never leaves half a ruleset.
 
-import type { Block, Degrade, HostState } from './state.js';
+import type { Block, Cut, Degrade, HostState } from './state.js';
 
 export interface RulesetInput {
   /** The table's name: the lab's prefix without the dash (nft names allow no "-"). */
   readonly table: string;
   readonly hosts: readonly HostState[];
+  readonly cuts: readonly Cut[];
   readonly blocks: readonly Block[];
   readonly degrades: readonly Degrade[];
 }
@@ -35,6 +37,12 @@ function set(names: readonly string[]): string {
 /** The nft script that makes the table exactly this (an empty chain when nothing is in force). */
 export function renderRuleset(input: RulesetInput): string {
   const rules: string[] = [];
+  for (const c of input.cuts) {
+    const port = input.hosts.find((h) => h.name === c.host)?.links.find((l) => l.ring === c.ring)?.port;
+    if (port === undefined) continue;
+    rules.push(`iifname "${port}" counter drop comment "cut ${c.host} ring${c.ring} (from)"`);
+    rules.push(`oifname "${port}" counter drop comment "cut ${c.host} ring${c.ring} (to)"`);
+  }
   for (const b of input.blocks) {
     const from = ports(input.hosts, b.from);
     const to = ports(input.hosts, b.to);

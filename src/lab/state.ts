@@ -1,19 +1,30 @@
-// The lab's state file, /run/haven-lab/<name>.json: exactly what the lab created (written
+// The lab's state file, <state dir>/<name>/state.json: exactly what the lab created (written
 // before it is created, so a crash in the middle still leaves a complete list), the faults in
-// force and the processes it started. `destroyLab` works from this file alone.
+// force, the power of each host and the processes it started. `destroyLab` works from this
+// file alone.
 //
 // Writers take a lock (a directory made with mkdir, which is atomic) so that two `haven lab`
-// commands never interleave their read-modify-write; ids are claimed with an exclusive create.
+// commands never interleave their read-modify-write. Lab ids (which pick the name prefix and
+// the address range) are claimed machine-wide, whatever the state directory, with an exclusive
+// create in /run/haven-lab/ids, so two labs never share a prefix.
 
-import { mkdir, open, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, open, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileError, HavenError } from '../errors.js';
 import { sleep } from './system.js';
 
 export const DEFAULT_STATE_DIR = '/run/haven-lab';
+/** Where lab ids are claimed: one place on the machine, whatever --state-dir a lab uses. */
+export const IDS_DIR = join(DEFAULT_STATE_DIR, 'ids');
 
+/** The state directory: the option, else $HAVEN_LAB_STATE_DIR, else /run/haven-lab. */
 export function stateDir(dir?: string): string {
   return dir ?? process.env['HAVEN_LAB_STATE_DIR'] ?? DEFAULT_STATE_DIR;
+}
+
+/** The lab's own directory: state.json, lab.yaml, logs/, hosts/, controller/. */
+export function labDir(dir: string, name: string): string {
+  return join(dir, name);
 }
 
 /** One object the lab made, in the order it made them. */
@@ -33,12 +44,14 @@ export interface LinkState {
   readonly address: string;
 }
 
+export type HostRole = 'host' | 'controller' | 'client';
+
 export interface HostState {
   readonly name: string;
-  /** 1..99 for hosts, 250 for the client. */
+  /** 1..99 for hosts, 240 for the controller, 250 for the client. */
   readonly number: number;
   readonly ns: string;
-  readonly role: 'host' | 'client';
+  readonly role: HostRole;
   readonly links: readonly LinkState[];
   power: 'on' | 'off';
 }
@@ -49,40 +62,59 @@ export interface Block {
   readonly to: readonly string[];
 }
 
+/** One host's link on one ring drops every frame, both ways (`haven lab cut`). */
+export interface Cut {
+  readonly host: string;
+  readonly ring: number;
+}
+
+/** Loss and delay on a host's links: for a later issue (see delay-queue.py); kept empty today. */
 export interface Degrade {
   readonly host: string;
   readonly lossPct: number;
   readonly delayMs: number;
-  /** netem: a qdisc on the host's ring interfaces; bridge: nftables loss and an NFQUEUE delay helper in the switch namespace. */
   readonly method: 'netem' | 'bridge';
-  /** bridge method with delay: the NFQUEUE number and the helper's PID (in the switch namespace). */
   readonly queue?: number;
   readonly helperPid?: number;
 }
 
+export type DaemonRole = 'agent' | 'controller';
+
 export interface ProcessRecord {
   readonly pid: number;
+  /** Field 22 of /proc/PID/stat when it started: tells the process from a later one with its PID. */
+  readonly startTime: string;
   readonly host: string;
+  readonly role: DaemonRole;
   readonly command: readonly string[];
   readonly startedAt: string;
-  readonly log?: string;
+  readonly log: string;
 }
 
 export interface LabState {
-  readonly version: 1;
+  readonly version: 2;
   readonly name: string;
   readonly id: number;
   readonly prefix: string;
   readonly createdAt: string;
   readonly rings: number;
   readonly switchNs: string;
+  /** The state directory this lab lives in (its files are in <stateDir>/<name>/). */
+  readonly stateDir: string;
+  /** <stateDir>/<name>/lab.yaml: the cluster configuration the daemons run with. */
+  readonly config: string;
+  /** Whether `up` started the daemons; `power on` restarts a host's agent only then. */
+  readonly daemons: boolean;
+  /** How to start Haven: the node binary and bin/haven.js, as `up` found them. */
+  readonly node: string;
+  readonly haven: string;
   readonly hosts: HostState[];
   /** Exactly what was made, in order; destroy removes these in reverse and nothing else. */
   readonly created: Created[];
-  /** Switch-side ports set down by `cut`. */
-  cuts: { host: string; ring: number }[];
+  cuts: Cut[];
   blocks: Block[];
   degrades: Degrade[];
+  /** The daemons started and still believed running (power off removes its host's). */
   processes: ProcessRecord[];
 }
 
@@ -102,7 +134,7 @@ export class LabAlreadyUpError extends HavenError {
 }
 
 export function stateFile(dir: string, name: string): string {
-  return join(dir, `${name}.json`);
+  return join(labDir(dir, name), 'state.json');
 }
 
 export async function readState(dir: string, name: string): Promise<LabState | undefined> {
@@ -114,35 +146,53 @@ export async function readState(dir: string, name: string): Promise<LabState | u
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw fileError(file, err);
   }
-  const state = JSON.parse(text) as LabState;
-  if (state.version !== 1 || state.name !== name) throw new HavenError('IO', `${file}: not a Haven lab state file of version 1 for "${name}"`);
+  let state: LabState;
+  try {
+    state = JSON.parse(text) as LabState;
+  } catch (err) {
+    throw new HavenError('IO', `${file}: not valid JSON: ${(err as Error).message}`, { hint: 'the file was damaged; remove the lab by hand (its namespaces start with its prefix)' });
+  }
+  if (state.version !== 2 || state.name !== name) throw new HavenError('IO', `${file}: not a Haven lab state file of version 2 for "${name}"`);
+  return state;
+}
+
+/** Like readState, but a missing lab is LAB_NOT_UP. */
+export async function requireState(dir: string, name: string): Promise<LabState> {
+  const state = await readState(dir, name);
+  if (state === undefined) throw new LabNotUpError(name);
   return state;
 }
 
 /** Writes atomically (a temporary file, then rename), so a reader never sees half a file. */
-export async function writeState(dir: string, state: LabState): Promise<void> {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const file = stateFile(dir, state.name);
+export async function writeState(state: LabState): Promise<void> {
+  const dir = labDir(state.stateDir, state.name);
+  await mkdir(dir, { recursive: true, mode: 0o755 });
+  const file = stateFile(state.stateDir, state.name);
   const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+  await writeFile(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o644 });
   await rename(tmp, file);
-}
-
-export async function removeState(dir: string, name: string): Promise<void> {
-  await rm(stateFile(dir, name), { force: true });
 }
 
 /** The names of every lab with a state file in the directory. */
 export async function listLabs(dir: string): Promise<string[]> {
+  let entries: string[];
   try {
-    return (await readdir(dir))
-      .filter((f) => f.endsWith('.json'))
-      .map((f) => f.slice(0, -'.json'.length))
-      .sort();
+    entries = await readdir(dir);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw fileError(dir, err);
   }
+  const out: string[] = [];
+  for (const e of entries.sort()) {
+    if (e === 'ids' || e.endsWith('.lock')) continue;
+    try {
+      await access(stateFile(dir, e));
+      out.push(e);
+    } catch {
+      // not a lab
+    }
+  }
+  return out;
 }
 
 /**
@@ -150,7 +200,7 @@ export async function listLabs(dir: string): Promise<string[]> {
  * over; a live holder is waited for up to timeoutMs.
  */
 export async function withLock<T>(dir: string, name: string, fn: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await mkdir(dir, { recursive: true, mode: 0o755 });
   const lock = join(dir, `${name}.lock`);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -160,13 +210,15 @@ export async function withLock<T>(dir: string, name: string, fn: () => Promise<T
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw fileError(lock, err);
-      const holder = Number(await readFile(join(lock, 'pid'), 'utf8').catch(() => ''));
-      if (holder > 0 && !alive(holder)) {
+      const text = await readFile(join(lock, 'pid'), 'utf8').catch(() => undefined);
+      const holder = Number(text ?? '');
+      // A lock without a pid file yet is being taken right now; one with a dead holder is stale.
+      if (text !== undefined && (!(holder > 0) || !alive(holder))) {
         await rm(lock, { recursive: true, force: true });
         continue;
       }
       if (Date.now() > deadline) throw new HavenError('IO', `lab "${name}" is locked by process ${holder || '?'} (${lock})`, { hint: 'another `haven lab` command is running on this lab' });
-      await sleep(20);
+      await sleep(5);
     }
   }
   try {
@@ -176,7 +228,7 @@ export async function withLock<T>(dir: string, name: string, fn: () => Promise<T
   }
 }
 
-function alive(pid: number): boolean {
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -185,24 +237,52 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Claims a lab id with an exclusive create of ids/<id>; false when it is taken. */
-export async function claimId(dir: string, id: number, name: string): Promise<boolean> {
-  const ids = join(dir, 'ids');
-  await mkdir(ids, { recursive: true, mode: 0o700 });
+interface IdClaim {
+  readonly name: string;
+  readonly stateDir: string;
+  readonly pid: number;
+}
+
+/**
+ * Claims a lab id with an exclusive create of <idsDir>/<id>; false when it is taken. A claim is
+ * stale, and taken over, when its lab has no state file and the process that claimed it is gone
+ * (a crash before the lab was recorded).
+ */
+export async function claimId(id: number, name: string, dir: string, idsDir = IDS_DIR): Promise<boolean> {
+  await mkdir(idsDir, { recursive: true, mode: 0o755 });
+  const file = join(idsDir, String(id));
+  const claim: IdClaim = { name, stateDir: dir, pid: process.pid };
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fh = await open(file, 'wx', 0o644);
+      await fh.writeFile(JSON.stringify(claim));
+      await fh.close();
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw fileError(file, err);
+    }
+    const holder = await readClaim(file);
+    if (holder === undefined) return false;
+    const recorded = await readState(holder.stateDir, holder.name).catch(() => 'damaged' as const);
+    if (recorded !== undefined || alive(holder.pid)) return false;
+    await rm(file, { force: true });
+  }
+  return false;
+}
+
+async function readClaim(file: string): Promise<IdClaim | undefined> {
   try {
-    const fh = await open(join(ids, String(id)), 'wx', 0o600);
-    await fh.writeFile(name);
-    await fh.close();
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw fileError(join(ids, String(id)), err);
+    const c = JSON.parse(await readFile(file, 'utf8')) as Partial<IdClaim>;
+    if (typeof c.name !== 'string' || typeof c.stateDir !== 'string' || typeof c.pid !== 'number') return undefined;
+    return c as IdClaim;
+  } catch {
+    return undefined;
   }
 }
 
-/** Releases an id, only when this lab holds it. */
-export async function releaseId(dir: string, id: number, name: string): Promise<void> {
-  const file = join(dir, 'ids', String(id));
-  const holder = await readFile(file, 'utf8').catch(() => undefined);
-  if (holder === name) await rm(file, { force: true });
+/** Releases an id, only when this lab (name and state directory) holds it. */
+export async function releaseId(id: number, name: string, dir: string, idsDir = IDS_DIR): Promise<void> {
+  const file = join(idsDir, String(id));
+  const holder = await readClaim(file);
+  if (holder !== undefined && holder.name === name && holder.stateDir === dir) await rm(file, { force: true });
 }

@@ -3,7 +3,8 @@
 // turning their failures into typed errors that name the command and quote its stderr.
 
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { HavenError } from '../errors.js';
 
 export interface RunOptions {
@@ -104,23 +105,57 @@ export function runIn(ns: string, cmd: string, args: readonly string[], opts?: R
   return run('ip', ['netns', 'exec', ns, cmd, ...args], opts);
 }
 
-/** The names of every network namespace on this machine (`ip netns list`). */
-export async function listNamespaces(opts?: RunOptions): Promise<string[]> {
-  const r = await ip(['netns', 'list'], opts);
-  return r.stdout
-    .split('\n')
-    .map((l) => l.trim().split(/\s+/)[0] ?? '')
-    .filter((n) => n !== '');
+/** `ip -n NS -batch -`: several ip commands in one namespace, one process (stops at the first failure). */
+export function ipBatch(ns: string, lines: readonly string[], opts?: RunOptions): Promise<RunResult> {
+  return run('ip', ['-n', ns, '-batch', '-'], { ...opts, input: `${lines.join('\n')}\n` });
 }
 
-/** The PIDs of every process in a namespace (`ip netns pids NS`); none when it does not exist. */
-export async function namespacePids(ns: string, opts?: RunOptions): Promise<number[]> {
-  const r = await ip(['netns', 'pids', ns], { ...opts, allowFailure: true });
-  if (r.code !== 0) return [];
-  return r.stdout
-    .split('\n')
-    .map((l) => Number(l.trim()))
-    .filter((n) => Number.isInteger(n) && n > 0 && n !== process.pid);
+const NETNS_DIR = '/run/netns';
+
+/** The names of every named network namespace on this machine (what `ip netns list` shows). */
+export async function listNamespaces(): Promise<string[]> {
+  try {
+    return (await readdir(NETNS_DIR)).sort();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+}
+
+/** The inode of a named namespace, or undefined when it does not exist. */
+export function namespaceInode(ns: string): number | undefined {
+  try {
+    return statSync(`${NETNS_DIR}/${ns}`).ino;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The inode of the network namespace a process is in (undefined when it is gone). */
+export function processNamespaceInode(pid: number | 'self'): number | undefined {
+  try {
+    const link = readlinkSync(`/proc/${pid}/ns/net`);
+    const m = /^net:\[(\d+)\]$/.exec(link);
+    return m === null ? undefined : Number(m[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The PIDs of every live process in a namespace: what `ip netns pids NS` prints, read straight
+ * from /proc (no process started, which matters on the fence path). None when it does not exist.
+ */
+export function namespacePids(ns: string): number[] {
+  const inode = namespaceInode(ns);
+  if (inode === undefined) return [];
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) continue;
+    if (processNamespaceInode(pid) === inode && !isZombie(pid)) out.push(pid);
+  }
+  return out;
 }
 
 /**
@@ -129,14 +164,14 @@ export async function namespacePids(ns: string, opts?: RunOptions): Promise<numb
  * Returns the PIDs killed.
  */
 export async function killNamespace(ns: string, opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<number[]> {
-  const deadline = Date.now() + (opts.timeoutMs ?? 5_000);
+  const timeoutMs = opts.timeoutMs ?? 5_000;
+  const deadline = Date.now() + timeoutMs;
   const killed = new Set<number>();
   for (;;) {
     opts.signal?.throwIfAborted();
-    const pids = await namespacePids(ns, opts.signal === undefined ? {} : { signal: opts.signal });
-    const alive = pids.filter((p) => !isZombie(p));
-    if (alive.length === 0) return [...killed];
-    for (const pid of alive) {
+    const pids = namespacePids(ns);
+    if (pids.length === 0) return [...killed];
+    for (const pid of pids) {
       try {
         process.kill(pid, 'SIGKILL');
         killed.add(pid);
@@ -145,14 +180,24 @@ export async function killNamespace(ns: string, opts: { timeoutMs?: number; sign
       }
     }
     if (Date.now() > deadline) {
-      throw new SystemCommandError(['kill', '-KILL', ...alive.map(String)], null, `processes still alive in namespace ${ns} after ${opts.timeoutMs ?? 5_000} ms`);
+      throw new SystemCommandError(['kill', '-KILL', ...pids.map(String)], null, `processes still alive in namespace ${ns} after ${timeoutMs} ms`);
     }
-    await sleep(5);
+    await sleep(2);
+  }
+}
+
+/** Field 22 of /proc/PID/stat (start time in clock ticks since boot), or undefined when gone. */
+export function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
   }
 }
 
 /** A zombie has exited and only waits for its parent to reap it; it holds no sockets. */
-function isZombie(pid: number): boolean {
+export function isZombie(pid: number): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);

@@ -1,0 +1,126 @@
+// Starting and stopping the daemons a lab runs: `haven agent` on every host, `haven controller`
+// on the controller host, each inside its namespace (`ip netns exec`, which execs, so the PID
+// recorded is the daemon's own), detached in its own process group, its output appended to
+// <lab dir>/logs/<host>.log. Every record carries the process's start time, so a PID reused by
+// an unrelated process is never signalled.
+
+import { spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { join } from 'node:path';
+import { HavenError } from '../errors.js';
+import { labDir, type DaemonRole, type HostState, type LabState, type ProcessRecord } from './state.js';
+import { isZombie, namespaceInode, processNamespaceInode, processStartTime, run, sleep } from './system.js';
+
+export function logFile(state: Pick<LabState, 'stateDir' | 'name'>, host: string): string {
+  return join(labDir(state.stateDir, state.name), 'logs', `${host}.log`);
+}
+
+export function controllerSocket(state: Pick<LabState, 'stateDir' | 'name'>): string {
+  return join(labDir(state.stateDir, state.name), 'controller.sock');
+}
+
+/** The command line of a host's daemon, as documented in docs/lab.md. */
+export function daemonCommand(state: LabState, host: HostState, role: DaemonRole): string[] {
+  const dir = labDir(state.stateDir, state.name);
+  const head = ['ip', 'netns', 'exec', host.ns, state.node, state.haven];
+  switch (role) {
+    case 'agent':
+      return [...head, 'agent', '--config', state.config, '--node', host.name, '--state-dir', join(dir, 'hosts', host.name)];
+    case 'controller':
+      return [...head, 'controller', '--config', state.config, '--state-dir', join(dir, 'controller'), '--socket', controllerSocket(state)];
+    default: {
+      const never: never = role;
+      throw new Error(`unknown daemon role ${String(never)}`);
+    }
+  }
+}
+
+/** The daemon a host runs: the controller host its controller, a host its agent, the client none. */
+export function daemonRole(host: HostState): DaemonRole | undefined {
+  if (host.role === 'controller') return 'controller';
+  if (host.role === 'host') return 'agent';
+  return undefined;
+}
+
+/**
+ * Refuses to start daemons that do not exist yet: `haven agent --help` and `haven controller
+ * --help` must both succeed with this build.
+ */
+export async function checkDaemonsAvailable(node: string, haven: string, signal?: AbortSignal): Promise<void> {
+  const missing: string[] = [];
+  await Promise.all(
+    (['agent', 'controller'] as const).map(async (cmd) => {
+      const r = await run(node, [haven, cmd, '--help'], { allowFailure: true, timeoutMs: 20_000, ...(signal === undefined ? {} : { signal }) });
+      if (r.code !== 0) missing.push(cmd);
+    }),
+  );
+  if (missing.length > 0) {
+    throw new HavenError('UNSUPPORTED', `this build of Haven has no \`haven ${missing.join('` or `haven ')}\` to run in the lab`, {
+      hint: 'rebuild (npm run build) once they exist, or bring the lab up without daemons: `haven lab up --no-daemons`',
+    });
+  }
+}
+
+/** Starts one daemon in its host's namespace and returns its record (not yet written to the state). */
+export function startDaemon(state: LabState, host: HostState, role: DaemonRole): ProcessRecord {
+  const command = daemonCommand(state, host, role);
+  const log = logFile(state, host.name);
+  const dir = labDir(state.stateDir, state.name);
+  mkdirSync(join(dir, 'logs'), { recursive: true });
+  mkdirSync(role === 'agent' ? join(dir, 'hosts', host.name) : join(dir, 'controller'), { recursive: true });
+  const fd = openSync(log, 'a');
+  try {
+    const child = spawn(command[0] as string, command.slice(1), {
+      detached: true,
+      stdio: ['ignore', fd, fd],
+      env: { ...process.env, HAVEN_NODE: host.name, HAVEN_LAB: state.name, HAVEN_LAB_STATE_DIR: state.stateDir },
+    });
+    child.on('error', () => {
+      // Reported through the exit below; `ip` is checked when the lab is built.
+    });
+    child.unref();
+    const pid = child.pid;
+    if (pid === undefined) throw new HavenError('SYSTEM_COMMAND_FAILED', `could not start \`${command.join(' ')}\``);
+    return { pid, startTime: processStartTime(pid) ?? '', host: host.name, role, command, startedAt: new Date().toISOString(), log };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Whether the recorded process is still that process (same start time) and alive. */
+export function isRunning(p: ProcessRecord): boolean {
+  const start = processStartTime(p.pid);
+  return start !== undefined && start === p.startTime && !isZombie(p.pid);
+}
+
+/**
+ * Stops daemons: SIGTERM to each one's process group, then SIGKILL to whatever of them is left
+ * after graceMs. Only processes that are still the recorded ones, in the lab's namespace, are
+ * signalled.
+ */
+export async function stopDaemons(state: LabState, records: readonly ProcessRecord[], graceMs = 2_000): Promise<void> {
+  const mine = (p: ProcessRecord): boolean => {
+    if (!isRunning(p)) return false;
+    const ns = state.hosts.find((h) => h.name === p.host)?.ns;
+    return ns !== undefined && processNamespaceInode(p.pid) === namespaceInode(ns);
+  };
+  const signal = (p: ProcessRecord, sig: NodeJS.Signals): void => {
+    try {
+      process.kill(-p.pid, sig);
+    } catch {
+      try {
+        process.kill(p.pid, sig);
+      } catch {
+        // gone
+      }
+    }
+  };
+  let left = records.filter(mine);
+  for (const p of left) signal(p, 'SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (left.length > 0 && Date.now() < deadline) {
+    await sleep(20);
+    left = left.filter(isRunning);
+  }
+  for (const p of left.filter(mine)) signal(p, 'SIGKILL');
+}

@@ -1,0 +1,295 @@
+// The lab: hosts as Linux network namespaces on this machine, joined by one bridge per ring in a
+// `switch` namespace, with a `controller` host on every ring and a `client` host on ring 0
+// where probes run. `createLab` builds it and starts the daemons; `destroyLab` removes exactly
+// what the state file says was made, and works after a crash; the faults (cut, partition)
+// are an nftables table on the bridges, rewritten whole from the state on every change.
+//
+// Every command here takes the lab's lock for its read-modify-write of the state file.
+
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readText } from '../config/load.js';
+import { HavenError, UsageError } from '../errors.js';
+import { checkDaemonsAvailable, daemonRole, isRunning, startDaemon, stopDaemons } from './daemons.js';
+import { labConfigText, parseExtras } from './lab-config.js';
+import { buildCommands, planLab } from './layout.js';
+import { hostNames, labPrefix, MAX_LAB_ID, validateLabName, validateRings } from './names.js';
+import { renderRuleset, tableName } from './ruleset.js';
+import { claimId, DEFAULT_STATE_DIR, labDir, LabAlreadyUpError, readState, releaseId, requireState, withLock, writeState, type Block, type Cut, type HostState, type LabState } from './state.js';
+import { ipBatch, isRoot, killNamespace, listNamespaces, namespaceInode, run, runIn, UnsupportedError } from './system.js';
+
+/** bin/haven.js of this checkout: what the daemons run. */
+export const HAVEN_BIN = fileURLToPath(new URL('../../../bin/haven.js', import.meta.url));
+
+export interface UpOptions {
+  readonly name: string;
+  readonly stateDir: string;
+  readonly hosts: number | readonly string[];
+  readonly rings: number;
+  /** A YAML file with `resources:` and `constraints:` for lab.yaml. */
+  readonly resources?: string;
+  /** Start the agents and the controller (default true). */
+  readonly daemons?: boolean;
+  readonly signal?: AbortSignal;
+}
+
+export function requireRoot(): void {
+  if (!isRoot()) throw new UnsupportedError('the lab needs root: it creates network namespaces, bridges and veths', { hint: 'run it as root (sudo)' });
+}
+
+/** The lab's ids that are free: no claim, and no namespace left with their prefix. */
+async function claimFreeId(name: string, dir: string): Promise<number> {
+  const namespaces = await listNamespaces();
+  for (let id = 0; id <= MAX_LAB_ID; id++) {
+    const prefix = labPrefix(id);
+    if (namespaces.some((n) => n.startsWith(prefix))) continue;
+    if (await claimId(id, name, dir)) return id;
+  }
+  throw new HavenError('UNSUPPORTED', `no free lab id: ${MAX_LAB_ID + 1} labs are up on this machine`, { hint: '`haven lab status` lists them; take one down' });
+}
+
+/** Builds a lab and starts its daemons. Bad input is refused before anything is made. */
+export async function createLab(opts: UpOptions): Promise<LabState> {
+  validateLabName(opts.name);
+  validateRings(opts.rings);
+  hostNames(opts.hosts);
+  const dir = opts.stateDir;
+  const daemons = opts.daemons ?? true;
+  const config = join(labDir(dir, opts.name), 'lab.yaml');
+  const spec = { name: opts.name, hosts: opts.hosts, rings: opts.rings, stateDir: dir, config, daemons, node: process.execPath, haven: HAVEN_BIN };
+  const extras = opts.resources === undefined ? undefined : parseExtras(await readText(opts.resources, opts.signal), opts.resources);
+  // The configuration is checked whole (with a stand-in id) before anything exists.
+  labConfigText(planLab({ ...spec, id: 0, now: new Date() }), DEFAULT_STATE_DIR, extras);
+  requireRoot();
+  if (daemons) await checkDaemonsAvailable(process.execPath, HAVEN_BIN, opts.signal);
+
+  return withLock(dir, opts.name, async () => {
+    if ((await readState(dir, opts.name)) !== undefined) throw new LabAlreadyUpError(opts.name);
+    const id = await claimFreeId(opts.name, dir);
+    let state: LabState;
+    try {
+      state = planLab({ ...spec, id, now: new Date() });
+      const { text } = labConfigText(state, DEFAULT_STATE_DIR, extras);
+      await mkdir(labDir(dir, opts.name), { recursive: true, mode: 0o755 });
+      await writeFile(config, text, { mode: 0o644 });
+      await writeState(state);
+    } catch (err) {
+      await releaseId(id, opts.name, dir);
+      throw err;
+    }
+    try {
+      await build(state, opts.signal);
+      if (daemons) {
+        // The controller first, so the agents' first heartbeats find it.
+        for (const h of [...state.hosts].sort((a, b) => (a.role === 'controller' ? -1 : b.role === 'controller' ? 1 : 0))) {
+          const role = daemonRole(h);
+          if (role !== undefined) state.processes.push(startDaemon(state, h, role));
+        }
+        await writeState(state);
+      }
+      return state;
+    } catch (err) {
+      await teardown(state).catch(() => undefined);
+      await removeFiles(dir, opts.name, false);
+      throw err;
+    }
+  });
+}
+
+/** The lab's files: everything in its directory (but logs/ with keepLogs), the state file last. */
+async function removeFiles(dir: string, name: string, keepLogs: boolean): Promise<void> {
+  const ld = labDir(dir, name);
+  for (const entry of await readdir(ld).catch(() => [] as string[])) {
+    if (entry === 'state.json' || (keepLogs && entry === 'logs')) continue;
+    await rm(join(ld, entry), { recursive: true, force: true });
+  }
+  // The state file goes last: until then, a crash leaves what is needed to try again.
+  await rm(join(ld, 'state.json'), { force: true });
+  if (!keepLogs) await rm(ld, { recursive: true, force: true });
+}
+
+async function build(state: LabState, signal?: AbortSignal): Promise<void> {
+  const opts = signal === undefined ? {} : { signal };
+  const namespaces = state.created.filter((c) => c.kind === 'netns').map((c) => `netns add ${c.name}`);
+  await run('ip', ['-batch', '-'], { ...opts, input: `${namespaces.join('\n')}\n` });
+  const [sw, ...hosts] = buildCommands(state);
+  if (sw !== undefined) await ipBatch(sw.ns, sw.lines, opts);
+  await Promise.all(hosts.map((h) => ipBatch(h.ns, h.lines, opts)));
+  const client = state.hosts.find((h) => h.role === 'client');
+  if (client !== undefined) {
+    // A probe opens 100 connections a second: reuse TIME_WAIT ports and widen the range.
+    await runIn(client.ns, 'sysctl', ['-q', '-w', 'net.ipv4.tcp_tw_reuse=1', 'net.ipv4.ip_local_port_range=10000 65000'], opts);
+  }
+  await applyRuleset(state, signal);
+}
+
+/** Makes the switch's nftables table exactly what the state's faults say. */
+export async function applyRuleset(state: LabState, signal?: AbortSignal): Promise<void> {
+  const script = renderRuleset({ table: tableName(state.prefix), hosts: state.hosts, cuts: state.cuts, blocks: state.blocks, degrades: state.degrades });
+  await runIn(state.switchNs, 'nft', ['-f', '-'], { input: script, ...(signal === undefined ? {} : { signal }) });
+}
+
+/**
+ * Removes what the state says the lab made: its daemons (SIGTERM, then SIGKILL), every other
+ * process left in its namespaces, then the namespaces (their bridges and veths go with them).
+ * Objects already gone are skipped, so it can run again after a crash half-way.
+ */
+async function teardown(state: LabState): Promise<void> {
+  await stopDaemons(state, state.processes);
+  const namespaces = state.created.filter((c) => c.kind === 'netns').map((c) => c.name);
+  const existing = new Set(await listNamespaces());
+  const errors: string[] = [];
+  for (const ns of [...namespaces].reverse()) {
+    if (!existing.has(ns) || !ns.startsWith(state.prefix)) continue;
+    try {
+      await killNamespace(ns);
+      const r = await run('ip', ['netns', 'del', ns], { allowFailure: true });
+      if (r.code !== 0 && namespaceInode(ns) !== undefined) errors.push(`${ns}: ${r.stderr.trim()}`);
+    } catch (err) {
+      errors.push(`${ns}: ${(err as Error).message}`);
+    }
+  }
+  if (errors.length > 0) throw new HavenError('SYSTEM_COMMAND_FAILED', `could not remove all of lab "${state.name}": ${errors.join('; ')}`, { hint: 'run `haven lab down` again' });
+  await releaseId(state.id, state.name, state.stateDir);
+}
+
+export interface DownResult {
+  readonly wasUp: boolean;
+  readonly removed: readonly string[];
+}
+
+/** `lab down`: idempotent; a lab that is not up is not an error. */
+export async function destroyLab(name: string, dir: string, opts: { keepLogs?: boolean } = {}): Promise<DownResult> {
+  validateLabName(name);
+  return withLock(dir, name, async () => {
+    const state = await readState(dir, name);
+    if (state === undefined) return { wasUp: false, removed: [] };
+    requireRoot();
+    await teardown(state);
+    await removeFiles(dir, name, opts.keepLogs === true);
+    return { wasUp: true, removed: state.created.filter((c) => c.kind === 'netns').map((c) => c.name) };
+  });
+}
+
+function findHost(state: LabState, name: string): HostState {
+  const h = state.hosts.find((x) => x.name === name);
+  if (h === undefined) {
+    throw new HavenError('NOT_FOUND', `lab "${state.name}" has no host "${name}"`, { hint: `its hosts: ${state.hosts.map((x) => x.name).join(', ')}` });
+  }
+  return h;
+}
+
+/** Runs a change of faults: the new state's ruleset is applied, then the state written. */
+async function changeFaults(name: string, dir: string, change: (state: LabState) => void): Promise<LabState> {
+  return withLock(dir, name, async () => {
+    const state = await requireState(dir, name);
+    change(state);
+    requireRoot();
+    await applyRuleset(state);
+    await writeState(state);
+    return state;
+  });
+}
+
+/** `lab cut HOST --ring R`: that host's link on ring R drops every frame, both ways. */
+export function cutLink(name: string, dir: string, host: string, ring: number): Promise<LabState> {
+  return changeFaults(name, dir, (state) => {
+    const h = findHost(state, host);
+    if (!Number.isInteger(ring) || !h.links.some((l) => l.ring === ring)) {
+      throw new UsageError(`host "${host}" has no link on ring ${ring}`, { hint: `its rings: ${h.links.map((l) => l.ring).join(', ')}` });
+    }
+    if (!state.cuts.some((c) => c.host === host && c.ring === ring)) state.cuts.push({ host, ring } satisfies Cut);
+  });
+}
+
+/**
+ * Parses `A,B / C` (as one argument or several): groups of hosts separated by "/", hosts by
+ * commas or spaces. Two groups at least, every host known, none in two groups.
+ */
+export function parsePartition(words: readonly string[], known: readonly string[]): string[][] {
+  const groups = words
+    .join(' ')
+    .split('/')
+    .map((g) => g.split(/[\s,]+/).filter((x) => x !== ''));
+  if (groups.length < 2 || groups.some((g) => g.length === 0)) {
+    throw new UsageError(`"${words.join(' ')}" is not a partition`, { hint: 'name two or more groups of hosts separated by "/", e.g. `haven lab partition h1,h2 / h3`' });
+  }
+  const seen = new Set<string>();
+  for (const h of groups.flat()) {
+    if (!known.includes(h)) throw new HavenError('NOT_FOUND', `no host "${h}" in the lab`, { hint: `its hosts: ${known.join(', ')}` });
+    if (seen.has(h)) throw new UsageError(`host "${h}" is in two groups of the partition`);
+    seen.add(h);
+  }
+  return groups;
+}
+
+/** `lab partition A,B / C`: no group reaches another on any ring (replaces an earlier partition). */
+export function partitionLab(name: string, dir: string, words: readonly string[]): Promise<LabState> {
+  return changeFaults(name, dir, (state) => {
+    const groups = parsePartition(
+      words,
+      state.hosts.map((h) => h.name),
+    );
+    const blocks: Block[] = [];
+    for (const from of groups) for (const to of groups) if (from !== to) blocks.push({ from, to });
+    state.blocks = blocks;
+  });
+}
+
+/** `lab heal`: every cut and partition undone. */
+export function healLab(name: string, dir: string): Promise<LabState> {
+  return changeFaults(name, dir, (state) => {
+    state.cuts = [];
+    state.blocks = [];
+  });
+}
+
+export interface HostStatus {
+  readonly name: string;
+  readonly role: HostState['role'];
+  readonly namespace: string;
+  readonly power: 'on' | 'off';
+  readonly addresses: Record<string, string>;
+  readonly cuts: number[];
+  readonly daemons: { role: string; pid: number; alive: boolean; log: string }[];
+}
+
+export interface LabStatus {
+  readonly name: string;
+  readonly id: number;
+  readonly prefix: string;
+  readonly createdAt: string;
+  readonly config: string;
+  readonly rings: number;
+  readonly hosts: HostStatus[];
+  readonly partition: string[][];
+  readonly cuts: Cut[];
+}
+
+/** `lab status`: what the state file says, with each daemon checked for life. */
+export async function labStatus(name: string, dir: string): Promise<LabStatus> {
+  const state = await requireState(dir, name);
+  // A partition is stored as blocks between every pair of groups; the groups are their `from`s.
+  const partition: string[][] = [];
+  for (const b of state.blocks) if (!partition.some((g) => g.join() === b.from.join())) partition.push([...b.from]);
+  return {
+    name: state.name,
+    id: state.id,
+    prefix: state.prefix,
+    createdAt: state.createdAt,
+    config: state.config,
+    rings: state.rings,
+    hosts: state.hosts.map((h) => ({
+      name: h.name,
+      role: h.role,
+      namespace: h.ns,
+      power: h.power,
+      addresses: Object.fromEntries(h.links.map((l) => [`ring${l.ring}`, l.cidr])),
+      cuts: state.cuts.filter((c) => c.host === h.name).map((c) => c.ring),
+      daemons: state.processes.filter((p) => p.host === h.name).map((p) => ({ role: p.role, pid: p.pid, alive: isRunning(p), log: p.log })),
+    })),
+    partition,
+    cuts: state.cuts,
+  };
+}
