@@ -5,6 +5,7 @@ import { registerAgent } from './agent.js';
 import { registerCheck } from './check.js';
 import { registerController } from './controller.js';
 import { registerConvert } from './convert.js';
+import { registerLab } from './lab.js';
 import { registerOperate } from './operate.js';
 import { registerPlan } from './plan.js';
 
@@ -12,6 +13,7 @@ export function registerCommands(program: Command): void {
   registerCheck(program);
   registerPlan(program);
   registerConvert(program);
+  registerLab(program);
   registerAgent(program);
   registerController(program);
   registerOperate(program);
