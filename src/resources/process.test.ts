@@ -186,12 +186,15 @@ describe('process agent lifecycle', () => {
     assert.equal((await run('monitor', dir, SLEEPER)).rc, 7);
   });
 
-  it('a missing program is rc 5 (not installed), a missing cwd rc 6', async () => {
+  it('a missing program is rc 5 (not installed), a missing cwd or log directory rc 6', async () => {
     const dir = newDir();
     const s = await run('start', dir, { command: '/nonexistent/haven-daemon' });
     assert.equal(s.rc, 5);
     assert.match(s.output, /cannot run \/nonexistent\/haven-daemon: no such program/);
     assert.equal((await run('start', dir, { ...SLEEPER, cwd: '/nonexistent' })).rc, 6);
+    const log = await run('start', dir, { ...SLEEPER, logFile: '/nonexistent/out.log' });
+    assert.equal(log.rc, 6);
+    assert.match(log.output, /logFile: cannot open \/nonexistent\/out\.log: ENOENT/);
   });
 
   it('stop sends SIGKILL after stopTimeout to a program that ignores SIGTERM, and kills its process group', async () => {

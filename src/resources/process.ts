@@ -183,7 +183,13 @@ async function logTail(file: string): Promise<string> {
 type SpawnResult = { ok: true; spawned: Spawned } | { ok: false; outcome: ResourceOutcome };
 
 function spawnDetached(spec: ProcessSpec, log: string): Promise<SpawnResult> {
-  const fd = openSync(log, 'a');
+  let fd: number;
+  try {
+    fd = openSync(log, 'a');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+    return Promise.resolve({ ok: false, outcome: { rc: OCF_RC.ERR_CONFIGURED, output: `logFile: cannot open ${log}: ${code}` } });
+  }
   return new Promise((resolve) => {
     const child = spawn(spec.command, [...spec.args], {
       detached: true,
