@@ -128,7 +128,7 @@ describe('heartbeat receiver with senders on loopback', () => {
     const took = suspect.seenAt - stoppedAt;
     assert.ok(took <= RING_TIMEOUT + SLACK, `suspect ${took.toFixed(0)} ms after the sender stopped`);
     // The last heartbeat left at most one interval before the stop; the ring timeout runs from it.
-    assert.ok(took >= RING_TIMEOUT - INTERVAL - 5, `suspect only ${took.toFixed(0)} ms after the sender stopped`);
+    assert.ok(took >= RING_TIMEOUT - INTERVAL - 25, `suspect only ${took.toFixed(0)} ms after the sender stopped`);
     assert.equal(suspect.type, 'suspect');
     if (suspect.type === 'suspect') {
       assert.deepEqual([...suspect.down].sort(), ['r1', 'r2']);
