@@ -24,6 +24,7 @@
 import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { IMPLICIT_RING } from '../detector/index.js';
 import { HavenError } from '../errors.js';
 import { DEFAULTS, type Config } from '../model/config.js';
 import { WIRE_VERSION, type Heartbeat } from '../model/wire.js';
@@ -37,8 +38,6 @@ export interface HeartbeatLogger {
 
 export const silentLogger: HeartbeatLogger = { debug() {}, info() {}, warn() {} };
 
-/** The ring name used when the configuration declares no rings (as the detector does). */
-const IMPLICIT_RING = 'default';
 
 export interface HeartbeatSenderOptions {
   /** A validated configuration (src/config/load.ts). */
