@@ -6,7 +6,7 @@
 
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { HavenError } from '../errors.js';
 import { labDir, type DaemonRole, type HostState, type LabState, type ProcessRecord } from './state.js';
 import { isZombie, namespaceInode, processNamespaceInode, processStartTime, run, sleep } from './system.js';
@@ -73,6 +73,8 @@ export function startDaemon(state: LabState, host: HostState, role: DaemonRole):
     const child = spawn(command[0] as string, command.slice(1), {
       detached: true,
       stdio: ['ignore', fd, fd],
+      // The checkout: a resource may name scripts/lab-web.mjs relative to it.
+      cwd: dirname(dirname(state.haven)),
       env: { ...process.env, HAVEN_NODE: host.name, HAVEN_LAB: state.name, HAVEN_LAB_STATE_DIR: state.stateDir },
     });
     child.on('error', () => {

@@ -34,6 +34,14 @@ export interface UpOptions {
   readonly signal?: AbortSignal;
 }
 
+/**
+ * A resources file names the lab's addresses as `${LAB_NET}.<ring>.<n>`: the lab's id, and so
+ * its /16, is only known once it is up (`${LAB_NET}` becomes 10.<200+id>).
+ */
+export function substituteLabNet(text: string, id: number): string {
+  return text.replaceAll('${LAB_NET}', `10.${200 + id}`);
+}
+
 export function requireRoot(): void {
   if (!isRoot()) throw new UnsupportedError('the lab needs root: it creates network namespaces, bridges and veths', { hint: 'run it as root (sudo)' });
 }
@@ -58,9 +66,11 @@ export async function createLab(opts: UpOptions): Promise<LabState> {
   const daemons = opts.daemons ?? true;
   const config = join(labDir(dir, opts.name), 'lab.yaml');
   const spec = { name: opts.name, hosts: opts.hosts, rings: opts.rings, stateDir: dir, config, daemons, node: process.execPath, haven: HAVEN_BIN };
-  const extras = opts.resources === undefined ? undefined : parseExtras(await readText(opts.resources, opts.signal), opts.resources);
+  const resourcesText = opts.resources === undefined ? undefined : await readText(opts.resources, opts.signal);
+  const extrasFor = (id: number): ReturnType<typeof parseExtras> | undefined =>
+    resourcesText === undefined || opts.resources === undefined ? undefined : parseExtras(substituteLabNet(resourcesText, id), opts.resources);
   // The configuration is checked whole (with a stand-in id) before anything exists.
-  labConfigText(planLab({ ...spec, id: 0, now: new Date() }), DEFAULT_STATE_DIR, extras);
+  labConfigText(planLab({ ...spec, id: 0, now: new Date() }), DEFAULT_STATE_DIR, extrasFor(0));
   requireRoot();
   if (daemons) await checkDaemonsAvailable(process.execPath, HAVEN_BIN, opts.signal);
 
@@ -70,7 +80,7 @@ export async function createLab(opts: UpOptions): Promise<LabState> {
     let state: LabState;
     try {
       state = planLab({ ...spec, id, now: new Date() });
-      const { text } = labConfigText(state, DEFAULT_STATE_DIR, extras);
+      const { text } = labConfigText(state, DEFAULT_STATE_DIR, extrasFor(id));
       await mkdir(labDir(dir, opts.name), { recursive: true, mode: 0o755 });
       await writeFile(config, text, { mode: 0o644 });
       await writeState(state);

@@ -5,7 +5,7 @@
 
 import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
-import { UsageError } from '../../errors.js';
+import { HavenError, UsageError } from '../../errors.js';
 import { parseDuration } from '../../model/units.js';
 import { action } from '../run.js';
 
@@ -84,7 +84,7 @@ export function registerLab(program: Command): void {
         if ((await readState(dir, name)) === undefined) {
           const labs = await listLabs(dir);
           const err = new LabNotUpError(name);
-          throw labs.length === 0 ? err : new UsageError(err.message, { hint: `labs up in ${dir}: ${labs.join(', ')} (pick one with --name)` });
+          throw labs.length === 0 ? err : new HavenError('LAB_NOT_UP', err.message, { hint: `labs up in ${dir}: ${labs.join(', ')} (pick one with --name)` });
         }
         const status = await labStatus(name, dir);
         process.stdout.write(opts.json === true ? `${JSON.stringify(status, null, 2)}\n` : renderStatus(status, `lab "${name}"`));
