@@ -27,7 +27,11 @@ export function createAgentApi(agent: Agent): Hono {
 
   app.get('/v1/health', (c) => c.json({ ok: agent.lifecycle === 'running', node: agent.node, lifecycle: agent.lifecycle, incarnation: agent.incarnation, epoch: agent.epoch }, agent.lifecycle === 'running' ? 200 : 503));
 
-  app.get('/v1/state', (c) => c.json(agent.state()));
+  // Never report what a previous run recorded before it was checked: wait for the adoption probes.
+  app.get('/v1/state', async (c) => {
+    await agent.adopted();
+    return c.json(agent.state());
+  });
 
   app.post('/v1/operations', async (c) => {
     const text = await c.req.text();

@@ -82,6 +82,7 @@ export class Controller {
   private readonly seenReports = new Map<string, { incarnation: number; seqs: Set<number> }>();
   private settleTimer: NodeJS.Timeout | undefined;
   private settleDeadlinePassed = false;
+  private readonly shutdown = new AbortController();
   private expiryTimer: NodeJS.Timeout | undefined;
   plan: PlanState | undefined;
   lastPlanAt: number | undefined;
@@ -135,6 +136,7 @@ export class Controller {
     clearTimeout(this.settleTimer);
     clearTimeout(this.expiryTimer);
     this.current?.abort(new Error('controller stopping'));
+    this.shutdown.abort(new Error('controller stopping'));
     this.wake();
     await this.loopDone;
     await this.opts.membership.stop();
@@ -190,7 +192,7 @@ export class Controller {
           resource: ev.instance,
         });
       }
-      this.changed(`${ev.instance} failed on ${r.node}`, true);
+      this.changed(known ? `${ev.instance} failed on ${r.node}` : `${r.node} reports ${ev.instance} ${ev.state}`, known !== undefined);
     }
     return { accepted };
   }
@@ -365,7 +367,13 @@ export class Controller {
     this.dirty = true; // plan again: it must come out empty, or there is more to do
   }
 
-  private async runAction(a: Action, signal: AbortSignal): Promise<ActionOutcome> {
+  /**
+   * Runs one action. The plan's abort signal only keeps new actions from starting: an action
+   * already sent runs to its end (its result is what tells the copy's state), and only the
+   * controller's own shutdown cuts the wait short.
+   */
+  private async runAction(a: Action, _planAborted: AbortSignal): Promise<ActionOutcome> {
+    const signal = this.shutdown.signal;
     if (a.implied) {
       if (a.kind === 'stop' && a.resource && a.node) this.observed.copyState(a.resource, a.node, 'stopped');
       return { ok: true };

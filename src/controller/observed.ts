@@ -144,7 +144,10 @@ export class Observed {
       if (perNode.has(name) && !copies.some((c) => c.instance === key)) perNode.delete(name);
       if (perNode.size === 0) this.copies.delete(key);
     }
-    for (const c of copies) this.setCopy(c.instance, name, copyOf(c.state, c.monitors, this.copies.get(c.instance)?.get(name)));
+    for (const c of copies) {
+      if (c.state === 'stopped') this.copyState(c.instance, name, 'stopped');
+      else this.setCopy(c.instance, name, copyOf(c.state, c.monitors, this.copies.get(c.instance)?.get(name)));
+    }
     n.probed = true;
   }
 

@@ -33,7 +33,8 @@ const DEFAULT_CHECK_TIMEOUT_MS = 2000;
 const DEFAULT_STOP_TIMEOUT_MS = 10_000;
 /** Without a check, a start waits this long to catch a program that exits at once. */
 const SETTLE_MS = 100;
-const CHECK_RETRY_MS = 100;
+/** A check of a local port costs well under a millisecond and a start is on the failover path: retry often. */
+const CHECK_RETRY_MS = 20;
 const WATCH_POLL_MS = 100;
 const PID_FILE = 'process.pid';
 const DEFAULT_LOG = 'output.log';
