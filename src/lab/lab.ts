@@ -47,7 +47,7 @@ export function requireRoot(): void {
 }
 
 /** The lab's ids that are free: no claim, and no namespace left with their prefix. */
-async function claimFreeId(name: string, dir: string): Promise<number> {
+export async function claimFreeId(name: string, dir: string): Promise<number> {
   const namespaces = await listNamespaces();
   for (let id = 0; id <= MAX_LAB_ID; id++) {
     const prefix = labPrefix(id);

@@ -4,7 +4,7 @@
 // bin/haven.js that skips this file altogether.
 
 import { spawn } from 'node:child_process';
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { HavenError, UsageError } from '../../errors.js';
 import { parseDuration } from '../../model/units.js';
 import { action } from '../run.js';
@@ -26,7 +26,7 @@ function common(cmd: Command): Command {
 function integer(flag: string, min: number, max: number): (text: string) => number {
   return (text) => {
     const n = Number(text);
-    if (!/^\d+$/.test(text) || n < min || n > max) throw new UsageError(`${flag} "${text}" must be an integer from ${min} to ${max}`);
+    if (!/^\d+$/.test(text) || n < min || n > max) throw new InvalidArgumentError(`${flag} must be an integer from ${min} to ${max}`);
     return n;
   };
 }
