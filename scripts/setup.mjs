@@ -13,6 +13,8 @@ const DEBIAN = [
   ['resource-agents', '/usr/lib/ocf/resource.d/heartbeat/IPaddr2'], // the OCF agents src/resources/ocf.ts runs (Dummy, IPaddr2, …)
   ['pacemaker-resource-agents', '/usr/lib/ocf/resource.d/pacemaker/Stateful'], // ocf:pacemaker:Stateful, a promotable OCF agent for tests
   ['iputils-arping', 'arping'], // gratuitous ARP after the vip agent adds an address
+  ['iproute2', 'ip'], // the lab's namespaces, bridges and veths; the vip agent's ip addr
+  ['nftables', 'nft'], // the lab's faults: cut rings and partitions on its bridges
 ];
 
 function log(msg) {
