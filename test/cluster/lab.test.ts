@@ -1,0 +1,118 @@
+// The whole system on real lab hosts (network namespaces, needs root), driven through the
+// `haven` command as an operator would: an A/P web service with its VIP fails over after the
+// active host is powered off (fenced first, never served twice), and a cut ring with the other
+// ring alive causes no failover.
+
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { ControllerSnapshot } from '../../src/controller/controller.js';
+import type { ControllerEvent } from '../../src/store/store.js';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const BIN = `${ROOT}bin/haven.js`;
+const LAB = `t-${process.pid}`;
+const isRoot = process.getuid?.() === 0;
+
+function haven(args: string[], check = true): string {
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, HAVEN_LAB: LAB, HAVEN_CONTROLLER: `unix:/run/haven-lab/${LAB}/controller.sock` } });
+  if (check && r.status !== 0) throw new Error(`haven ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+  return r.stdout;
+}
+
+const status = (): ControllerSnapshot => JSON.parse(haven(['status', '--json'])) as ControllerSnapshot;
+const events = (): ControllerEvent[] =>
+  haven(['events', '--json'])
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as ControllerEvent);
+
+function active(s: ControllerSnapshot): string | undefined {
+  const web = s.status.resources?.['web'] ?? {};
+  const vip = s.status.resources?.['web-vip'] ?? {};
+  const hosts = Object.keys(web).filter((n) => web[n]?.state === 'started' && vip[n]?.state === 'started');
+  return hosts.length === 1 && s.plan === null ? hosts[0] : undefined;
+}
+
+async function waitFor<T>(what: string, fn: () => T | undefined, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastErr: unknown;
+  for (;;) {
+    try {
+      const v = fn();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      lastErr = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (${String(lastErr ?? '')})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('failover on lab hosts', { skip: isRoot ? false : 'needs root (network namespaces)', timeout: 180_000 }, () => {
+  let vip = '';
+  before(async () => {
+    haven(['lab', 'up', '--name', LAB, '--hosts', '3', '--rings', '2', '--resources', 'examples/lab-web.yaml']);
+    const lab = JSON.parse(haven(['lab', 'status', '--name', LAB, '--json'])) as { hosts: { name: string; addresses: Record<string, string> }[] };
+    vip = `${lab.hosts[0]!.addresses['ring0']!.split('.').slice(0, 3).join('.')}.100`;
+    await waitFor('the web service to run', () => active(status()));
+  });
+  after(() => {
+    haven(['lab', 'down', '--name', LAB], false);
+  });
+
+  it('a cut ring with the other ring alive causes no failover', async () => {
+    const host = active(status())!;
+    const lastSeq = events().at(-1)?.seq ?? 0;
+    haven(['lab', 'cut', host, '--ring', '1', '--name', LAB]);
+    await waitFor('the ring reported down', () => events().some((e) => e.seq > lastSeq && e.kind === 'ring' && e.node === host && /ring1 down/.test(e.message)));
+    await new Promise((r) => setTimeout(r, 1500)); // five ring timeouts
+    const s = status();
+    assert.equal(active(s), host, 'the service stays where it runs');
+    assert.equal(s.nodes.find((n) => n.name === host)?.state, 'online');
+    const later = events().filter((e) => e.seq > lastSeq);
+    assert.deepEqual(later.filter((e) => e.kind === 'fence' || e.kind === 'plan').map((e) => e.message), [], 'no fence and no plan');
+    haven(['lab', 'heal', '--name', LAB]);
+  });
+
+  it('powering off the active host fails the service and its VIP over, fenced first, never served twice', async () => {
+    const first = active(status())!;
+    const lastSeq = events().at(-1)?.seq ?? 0;
+    // The probe runs as a child for 6 s while the host is powered off.
+    const probe = havenAsync(['lab', 'probe', '--name', LAB, `http://${vip}:8080/`, '--duration', '6', '--json']);
+    await new Promise((r) => setTimeout(r, 1500));
+    haven(['lab', 'power', 'off', first, '--name', LAB]);
+    const second = await waitFor('the service on another host', () => {
+      const h = active(status());
+      return h !== undefined && h !== first ? h : undefined;
+    });
+    const report = JSON.parse(await probe) as { splitBrain: unknown[]; rto: { durationMs: number; open: boolean } | null; hosts: Record<string, number> };
+    assert.deepEqual(report.splitBrain, [], 'never two hosts serving at once');
+    assert.ok(report.rto && !report.rto.open, 'the service came back while the probe ran');
+    assert.ok(report.rto.durationMs < 5000, `RTO ${report.rto.durationMs} ms within a generous bound`);
+    assert.ok((report.hosts[first] ?? 0) > 0 && (report.hosts[second] ?? 0) > 0, 'both hosts answered, one after the other');
+    const later = events().filter((e) => e.seq > lastSeq);
+    const fenced = later.findIndex((e) => e.kind === 'fenced' && e.node === first);
+    const started = later.findIndex((e) => e.kind === 'action' && e.message.startsWith(`start web-vip@${second}`));
+    assert.ok(fenced >= 0 && started > fenced, 'the VIP started only after the fence was confirmed');
+    assert.equal(status().nodes.find((n) => n.name === first)?.state, 'fenced');
+
+    haven(['lab', 'power', 'on', first, '--name', LAB]);
+    const s = await waitFor(`${first} back online`, () => {
+      const x = status();
+      return x.nodes.find((n) => n.name === first)?.state === 'online' && x.nodes.every((n) => n.probed) && x.plan === null ? x : undefined;
+    });
+    assert.equal(active(s), second, 'the service stays where it went (stickiness)');
+  });
+});
+
+function havenAsync(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, HAVEN_LAB: LAB } });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`haven ${args.join(' ')} exited ${code}`))));
+  });
+}
