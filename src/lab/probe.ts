@@ -172,8 +172,9 @@ export async function probeHere(opts: ProbeOptions): Promise<ProbeResult> {
     inflight.add(p);
     void p.finally(() => inflight.delete(p));
     // A late loop does not burst to catch up: the slots it slept through are counted, not sent.
-    const next = Math.floor((now - t0) / intervalMs) + 1;
-    missed += Math.max(0, next - slot - 1);
+    // (A timer may also fire a little early: the next slot is never this one again.)
+    const next = Math.max(slot + 1, Math.floor((now - t0) / intervalMs) + 1);
+    missed += next - slot - 1;
     slot = next;
   }
   const endMs = performance.now() - t0;
