@@ -217,8 +217,9 @@ export function registerLab(program: Command): void {
         }
         const ac = new AbortController();
         const stop = (): void => ac.abort();
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
+        // `on`, not `once`: a second SIGINT (the terminal's and the forwarded one) must not kill the report.
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
         const { report, answers } = await probe.probeHere({ ...probeOpts, signal: ac.signal });
         process.off('SIGINT', stop);
         process.off('SIGTERM', stop);
@@ -231,20 +232,25 @@ export function registerLab(program: Command): void {
     );
 }
 
-/** Runs `ip ARGS` with this terminal; SIGINT reaches the child from the terminal, SIGTERM is passed on. */
+/**
+ * Runs `ip ARGS` with this terminal and waits. SIGINT and SIGTERM are passed on to the child (a
+ * terminal's ^C reaches it too: the probe takes a second SIGINT calmly), so it stops and reports.
+ */
 function reexec(args: string[]): Promise<number> {
   return new Promise((resolve) => {
     const child = spawn('ip', args, { stdio: 'inherit' });
-    const ignore = (): void => {};
-    const forward = (): void => {
+    const onInt = (): void => {
+      child.kill('SIGINT');
+    };
+    const onTerm = (): void => {
       child.kill('SIGTERM');
     };
-    process.on('SIGINT', ignore);
-    process.on('SIGTERM', forward);
+    process.on('SIGINT', onInt);
+    process.on('SIGTERM', onTerm);
     child.on('close', (code, sig) => {
-      process.off('SIGINT', ignore);
-      process.off('SIGTERM', forward);
-      resolve(code ?? (sig === null ? 1 : 128 + 2));
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+      resolve(code ?? (sig === null ? 1 : 130));
     });
     child.on('error', () => resolve(1));
   });
