@@ -29,6 +29,7 @@ describe('a cluster on loopback', { timeout: 180_000 }, () => {
           members: [sleepProcess('ovs-agent', 100001), sleepProcess('ceilometer', 100002), sleepProcess('nova-compute', 100003)],
         },
         sleepProcess('web', 100004, { migrationThreshold: 2, stickiness: 100 }),
+        { type: 'primitive', id: 'dummy', agent: 'ocf:heartbeat:Dummy', operations: [{ name: 'monitor', interval: '1s', timeout: '10s' }] },
       ],
     });
     await c.start();
@@ -94,6 +95,17 @@ describe('a cluster on loopback', { timeout: 180_000 }, () => {
     assert.ok(ban?.expires && ban.expires - Date.now() > 9 * 60_000, 'the ban lasts 10 minutes');
     const cleared = await c.post('/v1/resources/web/clear', {});
     assert.deepEqual(cleared.body, { cleared: 1 });
+  });
+
+  it("runs Debian's OCF Dummy agent unchanged, and restarts it through the API", async () => {
+    const s = await c.waitFor('dummy running', (x) => where(x, 'dummy').length === 1 && x.plan === null);
+    const node = where(s, 'dummy')[0]!;
+    assert.deepEqual(s.status.resources?.['dummy']?.[node]?.monitors, [1000], 'its monitor runs');
+    const lastSeq = (await c.events()).at(-1)?.seq ?? 0;
+    assert.equal((await c.post('/v1/resources/dummy/restart', {})).status, 200);
+    await c.waitFor('dummy running again', (x) => where(x, 'dummy').length === 1 && x.plan === null && x.restarting.length === 0);
+    const acted = (await c.events()).filter((e) => e.seq > lastSeq && e.kind === 'action').map((e) => e.message.split(' done')[0] ?? '');
+    assert.ok(acted.some((m) => m.startsWith('stop dummy@')) && acted.some((m) => m.startsWith('start dummy@')), `stopped and started again: ${acted.join('; ')}`);
   });
 
   it('refuses bad requests and changes nothing', async () => {
