@@ -83,6 +83,7 @@ export class Controller {
   private settleTimer: NodeJS.Timeout | undefined;
   private settleDeadlinePassed = false;
   private readonly shutdown = new AbortController();
+  private failedPlans = 0;
   private expiryTimer: NodeJS.Timeout | undefined;
   plan: PlanState | undefined;
   lastPlanAt: number | undefined;
@@ -364,6 +365,12 @@ export class Controller {
       this.event('replan', result.failed ? `plan stopped: ${result.failed.action} did not go as planned; planning again` : `plan aborted (${String(ac.signal.reason instanceof Error ? ac.signal.reason.message : ac.signal.reason)}); planning again`);
     }
     this.persist();
+    // An action that keeps failing (an agent that does not answer, a fence device that refuses)
+    // is retried with a growing pause, not in a hot loop; a plan that went through resets it.
+    if (result.failed) {
+      this.failedPlans++;
+      await sleep(Math.min(2000, 50 * 2 ** Math.min(this.failedPlans - 1, 6)));
+    } else this.failedPlans = 0;
     this.dirty = true; // plan again: it must come out empty, or there is more to do
   }
 
