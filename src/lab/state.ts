@@ -9,7 +9,7 @@
 // create in /run/haven-lab/ids, so two labs never share a prefix.
 
 import { access, mkdir, open, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileError, HavenError } from '../errors.js';
 import { sleep } from './system.js';
 
@@ -17,9 +17,12 @@ export const DEFAULT_STATE_DIR = '/run/haven-lab';
 /** Where lab ids are claimed: one place on the machine, whatever --state-dir a lab uses. */
 export const IDS_DIR = join(DEFAULT_STATE_DIR, 'ids');
 
-/** The state directory: the option, else $HAVEN_LAB_STATE_DIR, else /run/haven-lab. */
+/**
+ * The state directory: the option, else $HAVEN_LAB_STATE_DIR, else /run/haven-lab; made absolute,
+ * because the daemons and the fence agent find the lab's files from other working directories.
+ */
 export function stateDir(dir?: string): string {
-  return dir ?? process.env['HAVEN_LAB_STATE_DIR'] ?? DEFAULT_STATE_DIR;
+  return resolve(dir ?? process.env['HAVEN_LAB_STATE_DIR'] ?? DEFAULT_STATE_DIR);
 }
 
 /** The lab's own directory: state.json, lab.yaml, logs/, hosts/, controller/. */
