@@ -12,15 +12,12 @@ import { locate, parseConfig, parseWithSchema } from '../config/load.js';
 import { validateConfig } from '../config/validate.js';
 import { ConfigInvalidError, type SourceError } from '../errors.js';
 import { configSchema, type Config } from '../model/config.js';
-import { fileURLToPath } from 'node:url';
 import { ringName } from './names.js';
 import type { LabState } from './state.js';
 
 /** The heartbeat timing of a lab: Haven's defaults, written out so the file says what runs. */
 export const LAB_HEARTBEAT = { interval: '50ms', ringTimeout: '300ms' } as const;
 export const LAB_FENCE_DEVICE = 'lab-power';
-/** The Haven checkout this code runs from. */
-export const HAVEN_ROOT = fileURLToPath(new URL('../../../', import.meta.url)).replace(/\/$/, '');
 
 const extrasSchema = z.strictObject({
   resources: configSchema.shape.resources,
@@ -80,9 +77,8 @@ export function labConfigText(
   extras?: ReturnType<typeof parseExtras>,
 ): { text: string; config: Config } {
   const doc: Record<string, unknown> = labConfigDocument(state, defaultStateDir);
-  const nets = ringNetworks(state);
-  if (extras?.resources !== undefined) doc['resources'] = substitute(extras.resources, nets);
-  if (extras?.constraints !== undefined) doc['constraints'] = substitute(extras.constraints, nets);
+  if (extras?.resources !== undefined) doc['resources'] = extras.resources;
+  if (extras?.constraints !== undefined) doc['constraints'] = extras.constraints;
   const header = `# Written by \`haven lab up\` for lab "${state.name}"; removed by \`haven lab down\`.\n`;
   const text = header + stringify(doc, { lineWidth: 0 });
   const parsed = parseConfig(text, state.config);
@@ -99,23 +95,3 @@ export function labConfigText(
   throw new ConfigInvalidError(state.config, parsed.errors);
 }
 
-/** Each ring's network as its first three octets (`10.200.0`), from the hosts' addresses. */
-export function ringNetworks(state: Pick<LabState, 'rings' | 'hosts'>): Map<number, string> {
-  const nets = new Map<number, string>();
-  for (const h of state.hosts) for (const l of h.links) if (!nets.has(l.ring)) nets.set(l.ring, l.address.split('.').slice(0, 3).join('.'));
-  return nets;
-}
-
-/**
- * A resources file does not know which network its lab gets: `{{ring0}}` in any string stands
- * for ring 0's network, so `ip: "{{ring0}}.100"` is the address .100 on ring 0 (.100–.199 are
- * never given to hosts: they are for VIPs). An unknown ring is left as written, and validation
- * of the VIP's address then says so. `{{root}}` stands for this Haven checkout's directory (to
- * run its scripts, such as scripts/lab-web.mjs).
- */
-export function substitute<T>(value: T, nets: ReadonlyMap<number, string>): T {
-  if (typeof value === 'string') return value.replace(/\{\{ring(\d+)\}\}/g, (m, r: string) => nets.get(Number(r)) ?? m).replaceAll('{{root}}', HAVEN_ROOT) as T;
-  if (Array.isArray(value)) return value.map((v) => substitute(v, nets)) as T;
-  if (typeof value === 'object' && value !== null) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substitute(v, nets)])) as T;
-  return value;
-}

@@ -19,6 +19,8 @@ import { renderRuleset, tableName } from './ruleset.js';
 import { claimId, DEFAULT_STATE_DIR, labDir, LabAlreadyUpError, readState, releaseId, requireState, withLock, writeState, type Block, type Cut, type HostState, type LabState } from './state.js';
 import { ipBatch, isRoot, killNamespace, listNamespaces, namespaceInode, run, runIn, UnsupportedError } from './system.js';
 
+/** The Haven checkout this code runs from. */
+export const HAVEN_ROOT = fileURLToPath(new URL('../../../', import.meta.url)).replace(/\/$/, '');
 /** bin/haven.js of this checkout: what the daemons run. */
 export const HAVEN_BIN = fileURLToPath(new URL('../../../bin/haven.js', import.meta.url));
 
@@ -36,10 +38,11 @@ export interface UpOptions {
 
 /**
  * A resources file names the lab's addresses as `${LAB_NET}.<ring>.<n>`: the lab's id, and so
- * its /16, is only known once it is up (`${LAB_NET}` becomes 10.<200+id>).
+ * its /16, is only known once it is up (`${LAB_NET}` becomes 10.<200+id>). `${HAVEN_ROOT}` is
+ * this Haven checkout, to run its scripts (scripts/lab-web.mjs) whatever the daemons' cwd.
  */
 export function substituteLabNet(text: string, id: number): string {
-  return text.replaceAll('${LAB_NET}', `10.${200 + id}`);
+  return text.replaceAll('${LAB_NET}', `10.${200 + id}`).replaceAll('${HAVEN_ROOT}', HAVEN_ROOT);
 }
 
 export function requireRoot(): void {
