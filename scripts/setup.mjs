@@ -15,6 +15,7 @@ const DEBIAN = [
   ['iputils-arping', 'arping'], // gratuitous ARP after the vip agent adds an address
   ['iproute2', 'ip'], // the lab's namespaces, bridges and veths; the vip agent's ip addr
   ['nftables', 'nft'], // the lab's faults: cut rings and partitions on its bridges
+  ['keepalived', 'keepalived'], // bench/failover's anchor: VRRP fail-over of a VIP, without fencing
 ];
 
 function log(msg) {
