@@ -161,7 +161,9 @@ function killChildren(): void {
 async function cleanup(): Promise<void> {
   killChildren();
   for (const name of [...labsUp]) await down(name);
-  if (tmp !== undefined) rmSync(tmp, { recursive: true, force: true });
+  // HAVEN_BENCH_KEEP=1 keeps keepalived's and lab-web's logs and configurations, for a look.
+  if (tmp !== undefined && process.env['HAVEN_BENCH_KEEP'] !== '1') rmSync(tmp, { recursive: true, force: true });
+  else if (tmp !== undefined) say(`failover bench: kept ${tmp}`);
 }
 
 /** A long-running child this process owns, started in a lab host's namespace. */
@@ -214,6 +216,7 @@ async function havenTrial(lab: string, ep: Endpoint, target: string): Promise<Ha
 
   const stop = new AbortController();
   const probe = runProbe({ lab, stateDir: DIR, target, signal: stop.signal });
+  probe.catch(() => undefined); // awaited below; on Ctrl-C the lab goes down under it
   let second: string | undefined;
   try {
     await sleep(PROBE_WARMUP_MS);
@@ -456,21 +459,27 @@ async function benchKeepalived(n: number): Promise<KeepalivedResult> {
     writeFileSync(conf, keepalivedConf(name, vip));
     spawnIn(h.ns, [process.execPath, LAB_WEB, '--port', '8080', '--name', name], { HAVEN_NODE: name }, join(dir, `${name}-web.log`));
     const pid = (what: string): string => join(dir, `${name}-${what}.pid`);
+    // A power cut leaves its pid files behind; a PID in them reused since makes keepalived
+    // refuse to start ("daemon is already running").
+    for (const what of ['keepalived', 'vrrp', 'checkers']) rmSync(pid(what), { force: true });
     spawnIn(h.ns, ['keepalived', '-n', '-l', '-D', '--vrrp', '-f', conf, '-p', pid('keepalived'), '-r', pid('vrrp'), '-c', pid('checkers')], {}, join(dir, `${name}-keepalived.log`));
   };
   const holders = (): string[] => hosts.filter((h) => holdsAddress(h.ns, vip)).map((h) => h.name);
-  /** The one host holding the VIP, the same for `stableMs`. */
+  /**
+   * The one host holding the VIP, the same for `stableMs`: h1 once every host is back (it has
+   * the highest priority and keepalived preempts by default), so every trial cuts h1's power.
+   */
   const settled = async (stableMs: number): Promise<string> => {
     let last: string | undefined;
     let since = Date.now();
-    return waitFor(`one keepalived master holding ${vip}`, () => {
+    return waitFor(`h1 alone holding ${vip}`, () => {
       const h = holders();
       const one = h.length === 1 ? h[0] : undefined;
       if (one !== last) {
         last = one;
         since = Date.now();
       }
-      return one !== undefined && Date.now() - since >= stableMs ? one : undefined;
+      return one === 'h1' && Date.now() - since >= stableMs ? one : undefined;
     }, 30_000);
   };
   const trials: VrrpTrial[] = [];
@@ -478,9 +487,11 @@ async function benchKeepalived(n: number): Promise<KeepalivedResult> {
   try {
     for (const h of hosts) startHost(h.name);
     while (trials.length < n && discarded.length <= Math.max(3, n / 4)) {
-      const master = await settled(1000);
+      const master = await settled(500);
       const stop = new AbortController();
       const probe = runProbe({ lab, stateDir: DIR, target, signal: stop.signal });
+      probe.catch(() => undefined);
+  probe.catch(() => undefined); // awaited below; on Ctrl-C the lab goes down under it
       let second: string | undefined;
       try {
         await sleep(PROBE_WARMUP_MS);
@@ -596,12 +607,16 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
+// After a signal, the handler above owns the teardown: what main still does fails as the labs
+// go away, and is not reported.
 main()
   .then(async (code) => {
+    if (interrupted) return;
     await cleanup();
     process.exitCode = code;
   })
   .catch(async (err: unknown) => {
+    if (interrupted) return;
     process.stderr.write(`failover bench: ${err instanceof Error ? err.message : String(err)}\n`);
     if (err instanceof HavenError && err.hint !== undefined) process.stderr.write(`hint: ${err.hint}\n`);
     await cleanup();
