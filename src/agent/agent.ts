@@ -91,6 +91,8 @@ export class Agent {
   private readonly log: Logger;
   private readonly now: () => number;
   private adoption: Promise<void> = Promise.resolve();
+  /** The write of the last epoch raised; operations wait for it, and fail if it failed. */
+  private epochSaved: Promise<void> = Promise.resolve();
   private closing: Promise<void> | undefined;
 
   constructor(private readonly opts: AgentOptions) {
@@ -173,9 +175,14 @@ export class Agent {
       const from = this.highestEpoch;
       this.highestEpoch = req.epoch;
       this.log.info({ from, epoch: req.epoch, action: req.action }, 'epoch raised');
-      await this.persist();
+      this.epochSaved = this.persist();
     }
-    return this.queue.run(req.instance, () => this.execute(req));
+    // Queued at once, so commands run in arrival order; none runs before the epoch is on disk.
+    const epochSaved = this.epochSaved;
+    return this.queue.run(req.instance, async () => {
+      await epochSaved;
+      return this.execute(req);
+    });
   }
 
   /** Everything the agent runs, as GET /v1/state reports it. */

@@ -42,6 +42,8 @@ export class Reporter {
   private attempts = 0;
   /** Whether the controllers are unreachable: retries are logged at debug until one acknowledges. */
   private failing = false;
+  /** An event was queued since the current round began: retry at once rather than back off. */
+  private arrived = false;
 
   constructor(private readonly opts: ReporterOptions) {}
 
@@ -65,6 +67,7 @@ export class Reporter {
   add(event: PendingEvent): void {
     if (this.closed) return;
     this.queue.push(event);
+    this.arrived = true;
     this.opts.onChange();
     this.kick();
   }
@@ -102,6 +105,7 @@ export class Reporter {
     const max = this.opts.maxBackoffMs ?? 5_000;
     let backoff = initial;
     while (this.running && this.queue.length > 0) {
+      this.arrived = false;
       const batch = this.nextBatch();
       if (await this.sendRound(batch)) {
         const sent = new Set(batch);
@@ -111,7 +115,8 @@ export class Reporter {
         backoff = initial;
         continue;
       }
-      if (this.opts.endpoints.length === 0) return; // nowhere to send: keep them queued
+      if (!this.running || this.opts.endpoints.length === 0) return; // closed, or nowhere to send: keep them queued
+      if (this.arrived) continue; // a new event while this round failed: send it now
       await this.sleep(backoff);
       backoff = Math.min(max, backoff * 2);
     }
@@ -164,6 +169,7 @@ export class Reporter {
 
   /** Waits `ms`, or less when a new event arrives or the reporter closes. */
   private sleep(ms: number): Promise<void> {
+    if (this.closed) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const timer = setTimeout(done, ms);
       function done(): void {
