@@ -3,7 +3,7 @@
 //   POST /v1/operations   operationRequest → operationResult, when the operation is done
 //   GET  /v1/state        agentState: every copy the agent knows
 //   GET  /v1/health       { ok: true, … }
-// Errors answer { error: { code, message, hint?, problems? } } with the status of the code in
+// Errors answer { code, message, hint?, problems? } (as the controller's API does) with the status of the code in
 // src/errors.ts: 400 USAGE (the body did not parse; `problems` lists each), 409 CONFLICT (stale
 // epoch), 503 UNREACHABLE (the agent is not running). A refused request changes nothing.
 
@@ -66,5 +66,5 @@ export function createAgentApi(agent: Agent): Hono {
 
 function fail(c: Context, code: ErrorCode, message: string, extra: { hint?: string; problems?: ApiProblem[] } = {}): Response {
   const status = ERROR_CODES[code].httpStatus as 400 | 404 | 409 | 422 | 500 | 501 | 503;
-  return c.json({ error: { code, message, ...extra } }, status);
+  return c.json({ code, message, ...extra }, status);
 }

@@ -7,8 +7,12 @@
 import { OCF_RC } from '../model/wire.js';
 import type { OperationContext, ResourceAgent, ResourceOperation, ResourceOutcome } from '../resources/types.js';
 
-/** How long a resource agent may take to wind down after its signal aborted. */
-export const ABORT_GRACE_MS = 2_000;
+/**
+ * How long a resource agent may take to wind down after its signal aborted. Below the 2 s the
+ * controller waits beyond an operation's timeout (src/controller/agent-client.ts), so a stuck
+ * resource agent still gets an answer to the controller in time.
+ */
+export const ABORT_GRACE_MS = 1_000;
 
 /** Keeps the tail of long output: the end of a log usually says what went wrong. */
 export const MAX_OUTPUT = 4_096;
