@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
+import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -158,6 +159,13 @@ describe('haven agent', () => {
     assert.equal(r.code, 1);
     assert.match(r.stderr, /bad\.yaml:3:\d+: cluster\.agentPort/);
     assert.match(r.stderr, /configuration refused/);
+
+    const lonely = join(dir.path, 'lonely.yaml');
+    await writeFile(lonely, 'cluster: { name: x }\nrings: [{ name: r1 }]\nnodes: [{ name: n1, addresses: { r1: 127.0.0.1 } }]\n');
+    const none = haven(['--config', lonely, '--node', 'n1', '--state-dir', join(dir.path, 'state'), '--listen', '127.0.0.1:0']);
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /names no controllers/);
+    assert.equal(existsSync(join(dir.path, 'state')), false, 'nothing was created');
   });
 
   it('refuses an unknown node (exit 3) and a bad --listen (exit 2)', async () => {

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
 import { pino, type Logger } from 'pino';
 import { suggestion } from '../config/suggest.js';
-import { IoError, NotFoundError, UsageError } from '../errors.js';
+import { HavenError, IoError, NotFoundError, UsageError } from '../errors.js';
 import { DEFAULTS, type Config, type NodeConfig } from '../model/config.js';
 import { resourceAgentFor as defaultResourceAgentFor } from '../resources/index.js';
 import type { ResourceAgent } from '../resources/types.js';
@@ -119,7 +119,14 @@ export async function startAgentDaemon(opts: AgentDaemonOptions): Promise<AgentD
   const stateDir = opts.stateDir ?? join(DEFAULT_STATE_ROOT, node);
   const log = opts.log ?? createAgentLogger(node);
   const endpoints = reportEndpoints(config);
-  if (endpoints.length === 0) log.warn({}, 'no controller is configured: events will queue in the state dir until one is');
+  if (endpoints.length === 0) {
+    if (opts.heartbeats !== false) {
+      throw new HavenError('CONFIG_INVALID', 'the configuration names no controllers: the agent has no one to send heartbeats and reports to', {
+        hint: 'add a controllers: entry with an address on every ring',
+      });
+    }
+    log.warn({}, 'no controller is configured: events will queue in the state dir until one is');
+  }
 
   const agent = new Agent({
     node,
