@@ -17,7 +17,7 @@ import { resourceAgentFor as defaultResourceAgentFor } from '../resources/index.
 import type { ResourceAgent } from '../resources/types.js';
 import { Agent, type AgentOptions } from './agent.js';
 import { createAgentApi } from './api.js';
-import { HeartbeatSender } from './heartbeat-sender.js';
+import { HeartbeatSender, type HeartbeatLogger } from './heartbeat-sender.js';
 
 export const DEFAULT_STATE_ROOT = '/var/lib/haven/agent';
 
@@ -103,6 +103,19 @@ export function parseListen(text: string): ListenAddress {
   return { host, port };
 }
 
+/** The heartbeat sender names the node in its fields; our logger does already (no duplicate key). */
+function withoutNode(log: Logger): HeartbeatLogger {
+  const strip = (fields: Record<string, unknown>): Record<string, unknown> => {
+    const { node: _node, ...rest } = fields;
+    return rest;
+  };
+  return {
+    debug: (fields, msg) => log.debug(strip(fields), msg),
+    info: (fields, msg) => log.info(strip(fields), msg),
+    warn: (fields, msg) => log.warn(strip(fields), msg),
+  };
+}
+
 function hostForUrl(host: string): string {
   return isIPv6(host) ? `[${host}]` : host;
 }
@@ -146,7 +159,7 @@ export async function startAgentDaemon(opts: AgentDaemonOptions): Promise<AgentD
     server = started.server;
     log.info({ listen: `${hostForUrl(listen.host)}:${started.port}`, stateDir, controllers: endpoints }, 'agent API listening');
     if (opts.heartbeats !== false) {
-      heartbeats = await HeartbeatSender.start({ config, node, epoch: () => agent.epoch, incarnation: agent.incarnation, logger: log });
+      heartbeats = await HeartbeatSender.start({ config, node, epoch: () => agent.epoch, incarnation: agent.incarnation, logger: withoutNode(log) });
     }
     const address: ListenAddress = { host: listen.host, port: started.port };
     let closing: Promise<void> | undefined;
