@@ -6,7 +6,8 @@
 //
 // 1. Haven: a lab of 3 hosts on 2 rings with examples/lab-web.yaml (a VIP and a web service as a
 //    group). One trial: find the active host, start a probe (a GET every 10 ms through the VIP
-//    from the lab's client), pull the active host's plug, wait until the service runs on another
+//    from the lab's client), pull the active host's plug (links down, then every process in it
+//    killed: see pullPlug), wait until the service runs on another
 //    host, stop the probe. Detection = the controller's "… is lost" event minus the moment the
 //    host stopped answering (the start of the probe's longest gap); RTO = that gap. Then the
 //    host is powered back on and the next trial waits for it online and the plan idle.
@@ -30,10 +31,12 @@ import { call, type Endpoint } from '../../src/cli/client.js';
 import type { ControllerSnapshot } from '../../src/controller/controller.js';
 import { HavenError } from '../../src/errors.js';
 import { createLab, destroyLab, labStatus } from '../../src/lab/lab.js';
+import { hostDownCommands } from '../../src/lab/layout.js';
 import { powerOff, powerOn } from '../../src/lab/power.js';
 import { runProbe } from '../../src/lab/probe.js';
 import type { ProbeReport } from '../../src/lab/probe-report.js';
-import { labDir, stateDir, type LabState } from '../../src/lab/state.js';
+import { labDir, requireState, stateDir, type LabState } from '../../src/lab/state.js';
+import { ipBatch } from '../../src/lab/system.js';
 import type { ControllerEvent } from '../../src/store/store.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -181,6 +184,20 @@ function spawnIn(ns: string, command: readonly string[], env: NodeJS.ProcessEnv,
   }
 }
 
+/**
+ * The power cut of both systems: the host's links go down, then `powerOff` kills everything in
+ * it. powerOff alone kills first, and keepalived's VRRP process, told by the kernel that its
+ * parent died (PR_SET_PDEATHSIG, SIGTERM) before its own SIGKILL lands, can still send a
+ * priority-0 advert: a graceful hand-over in 70 ms that no real power cut gives. Dark links
+ * first make the cut silent for both, as a pulled plug is.
+ */
+async function pullPlug(lab: string, host: string): Promise<void> {
+  const h = (await requireState(DIR, lab)).hosts.find((x) => x.name === host);
+  if (h === undefined) throw new HavenError('INTERNAL', `lab ${lab} has no host ${host}`);
+  await ipBatch(h.ns, hostDownCommands(h));
+  await powerOff(lab, DIR, host);
+}
+
 // ---------------------------------------------------------------- 1. Haven
 
 interface HavenTrial {
@@ -220,7 +237,7 @@ async function havenTrial(lab: string, ep: Endpoint, target: string): Promise<Ha
   let second: string | undefined;
   try {
     await sleep(PROBE_WARMUP_MS);
-    await powerOff(lab, DIR, first);
+    await pullPlug(lab, first);
     second = await waitFor('the service on another host', async () => {
       const h = activeHost(await status());
       return h !== undefined && h !== first ? h : undefined;
@@ -315,6 +332,8 @@ interface ProcUse {
   /** Its children's that ended in the window (checks, fence agents), in % of one core. */
   readonly childCpuPct: number;
   readonly rssMiB: number;
+  /** Agents: the resources started on its host. */
+  readonly resources?: number;
 }
 
 interface ResourcesResult {
@@ -360,11 +379,18 @@ async function benchResources(): Promise<ResourcesResult> {
   try {
     const sock = join(labDir(DIR, lab), 'controller.sock');
     const ep: Endpoint = { describe: `unix:${sock}`, socketPath: sock };
-    await waitFor(`all ${RESOURCES} resources started, the plan idle`, async () => {
+    const perHost = await waitFor(`all ${RESOURCES} resources started, the plan idle`, async () => {
       const s = await call<ControllerSnapshot>(ep, 'GET', '/v1/status', undefined, 5000);
       const res = s.status.resources as Record<string, Record<string, { state: string }> | undefined>;
-      const started = Object.values(res).filter((byNode) => Object.values(byNode ?? {}).filter((r) => r.state === 'started').length === 1).length;
-      return started === RESOURCES && s.plan === null ? true : undefined;
+      const count = new Map<string, number>();
+      let started = 0;
+      for (const byNode of Object.values(res)) {
+        const on = Object.entries(byNode ?? {}).filter(([, r]) => r.state === 'started').map(([n]) => n);
+        if (on.length !== 1) continue;
+        started++;
+        count.set(on[0] as string, (count.get(on[0] as string) ?? 0) + 1);
+      }
+      return started === RESOURCES && s.plan === null ? count : undefined;
     }, 180_000, 250);
     const settleMs = Date.now() - t0;
     say(`resources: settled in ${(settleMs / 1000).toFixed(1)} s; sampling for ${SAMPLE_MS / 1000} s`);
@@ -379,7 +405,8 @@ async function benchResources(): Promise<ResourcesResult> {
       const b = cpuTicks(d.pid);
       const before = a[i] as { self: number; children: number };
       const pct = (ticks: number): number => ((ticks / CLK_TCK) * 1000 * 100) / windowMs;
-      return { ...d, cpuPct: pct(b.self - before.self), childCpuPct: pct(b.children - before.children), rssMiB: rssMiB(d.pid) };
+      const use = { ...d, cpuPct: pct(b.self - before.self), childCpuPct: pct(b.children - before.children), rssMiB: rssMiB(d.pid) };
+      return d.role === 'agent' ? { ...use, resources: perHost.get(d.host) ?? 0 } : use;
     });
     const agents = processes.filter((p) => p.role === 'agent');
     return {
@@ -495,7 +522,7 @@ async function benchKeepalived(n: number): Promise<KeepalivedResult> {
       let second: string | undefined;
       try {
         await sleep(PROBE_WARMUP_MS);
-        await powerOff(lab, DIR, master);
+        await pullPlug(lab, master);
         second = await waitFor('the VIP on another host', () => holders().find((h) => h !== master), 30_000, 10);
         await sleep(PROBE_TAIL_MS);
       } finally {
@@ -556,10 +583,10 @@ function render(f: Flags, haven: HavenResult, resources: ResourcesResult | undef
   if (resources !== undefined) {
     out.push('');
     out.push(`Resource use: ${resources.hosts} hosts, ${resources.resources} process resources (sleep, monitor every 5 s), settled in ${(resources.settleMs / 1000).toFixed(1)} s after lab up; CPU over ${(resources.windowMs / 1000).toFixed(1)} s`);
-    const rw = [11, 8, 9, 12, 9];
-    out.push(row(['process', 'pid', 'CPU %', 'children %', 'RSS MiB'], rw));
+    const rw = [11, 8, 10, 9, 12, 9];
+    out.push(row(['process', 'pid', 'resources', 'CPU %', 'children %', 'RSS MiB'], rw));
     for (const p of resources.processes) {
-      out.push(row([p.role === 'controller' ? 'controller' : `agent ${p.host}`, String(p.pid), p.cpuPct.toFixed(2), p.childCpuPct.toFixed(2), p.rssMiB.toFixed(1)], rw));
+      out.push(row([p.role === 'controller' ? 'controller' : `agent ${p.host}`, String(p.pid), p.resources === undefined ? '' : String(p.resources), p.cpuPct.toFixed(2), p.childCpuPct.toFixed(2), p.rssMiB.toFixed(1)], rw));
     }
     out.push(`  agents: CPU p50 ${resources.agents.cpuPct.p50.toFixed(2)} %, max ${resources.agents.cpuPct.max.toFixed(2)} %; RSS p50 ${resources.agents.rssMiB.p50.toFixed(1)} MiB, max ${resources.agents.rssMiB.max.toFixed(1)} MiB  (CPU in % of one core)`);
   }
