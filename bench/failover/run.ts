@@ -647,5 +647,6 @@ main()
     process.stderr.write(`failover bench: ${err instanceof Error ? err.message : String(err)}\n`);
     if (err instanceof HavenError && err.hint !== undefined) process.stderr.write(`hint: ${err.hint}\n`);
     await cleanup();
-    process.exitCode = 1;
+    const usage = (err instanceof HavenError && err.code === 'USAGE') || (err as NodeJS.ErrnoException | null)?.code?.startsWith('ERR_PARSE_ARGS') === true;
+    process.exitCode = usage ? 2 : 1;
   });
