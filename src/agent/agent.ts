@@ -18,7 +18,7 @@ import { HavenError, UsageError } from '../errors.js';
 import { DEFAULTS } from '../model/config.js';
 import { OCF_RC, type AgentCopyState, type AgentEvent, type AgentState, type OperationRequest, type OperationResult, type ResourceSpec } from '../model/wire.js';
 import { stateOfMonitor, type ResourceAgent, type ResourceOperation, type ResourceOutcome } from '../resources/types.js';
-import { AtomicFile } from './atomic-file.js';
+import { AtomicFile } from '../atomic-file.js';
 import { KeyedQueue } from './keyed-queue.js';
 import { Reporter, type ReporterOptions } from './reporter.js';
 import { runBounded, trimOutput } from './run-operation.js';

@@ -7,7 +7,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { AgentEvent } from '../model/wire.js';
-import { AtomicFile } from './atomic-file.js';
+import { AtomicFile } from '../atomic-file.js';
 import { Reporter } from './reporter.js';
 import { eventually, fakeController, memoryLogger, tempDir } from './test-support.js';
 

@@ -1,7 +1,7 @@
 // The agent's memory across restarts, one JSON file in the state dir (`agent.json`): the highest
 // controller epoch accepted, the last incarnation, every copy it runs with its spec and monitors,
 // and the events the controller has not acknowledged yet. Rewritten atomically on every change
-// (./atomic-file.ts), so a restarted agent re-adopts its copies and resends what was not heard.
+// (src/atomic-file.ts), so a restarted agent re-adopts its copies and resends what was not heard.
 
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';

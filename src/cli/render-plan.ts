@@ -4,26 +4,15 @@
 
 import type { Action, Placement, Plan, Transition, TransitionKind } from '../model/plan.js';
 import { formatDuration, formatScore } from '../model/units.js';
+import type { Explanation, NodeScoreRow } from '../scheduler/index.js';
+
+export type { Explanation, NodeScoreRow };
 
 export interface RenderOptions {
   /** ANSI colours; the caller decides (a TTY without NO_COLOR). */
   readonly color?: boolean;
 }
 
-/** One row of the per-node table of `--explain` (what the scheduler's explain() returns per node). */
-export interface NodeScoreRow {
-  readonly node: string;
-  readonly score: number;
-  readonly eligible: boolean;
-  readonly unavailable?: string;
-  readonly chosen: boolean;
-  readonly promoted: boolean;
-}
-
-export interface Explanation {
-  readonly placement: Placement;
-  readonly rows: readonly NodeScoreRow[];
-}
 
 // --- colour ----------------------------------------------------------------------------
 

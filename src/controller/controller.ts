@@ -19,7 +19,8 @@ import { DEFAULTS, type Config, type Constraint, type Primitive, type Resource, 
 import type { Action, Plan } from '../model/plan.js';
 import type { Status } from '../model/status.js';
 import { INFINITY } from '../model/units.js';
-import type { AgentReport, OperationRequest } from '../model/wire.js';
+import { describeRc, type AgentReport, type OperationRequest } from '../model/wire.js';
+import { baseId } from '../scheduler/cluster.js';
 import { plan as schedule } from '../scheduler/index.js';
 import type { ControllerEvent, ControllerRecord, OperatorConstraint, Store } from '../store/store.js';
 import { AgentClient } from './agent-client.js';
@@ -188,7 +189,7 @@ export class Controller {
       this.observed.copyState(ev.instance, r.node, ev.state === 'stopped' && known ? 'failed' : ev.state);
       if (known && known.state !== 'failed') {
         const f = this.observed.recordFailure(ev.primitive, r.node, 'monitor', now);
-        this.event('failure', `${ev.instance} failed on ${r.node}: monitor rc ${ev.rc} (${describeRc(ev.rc)})${ev.output ? `: ${ev.output.slice(0, 200)}` : ''}; fail count ${f.count}`, {
+        this.event('failure', `${ev.instance} failed on ${r.node}: monitor rc ${describeRc(ev.rc)}${ev.output ? `: ${ev.output.slice(0, 200)}` : ''}; fail count ${f.count}`, {
           node: r.node,
           resource: ev.instance,
         });
@@ -241,7 +242,7 @@ export class Controller {
     const n = this.observed.clearFailures((f) => prims.includes(f.resource) && (node === undefined || f.node === node));
     // Failed copies are forgotten too: the nodes are probed again and say what really runs.
     for (const [key, perNode] of this.observed.copies) {
-      if (!prims.includes(baseOf(key))) continue;
+      if (!prims.includes(baseId(key))) continue;
       for (const [at, copy] of perNode) {
         if ((node === undefined || at === node) && copy.state === 'failed') {
           const rec = this.observed.node(at);
@@ -391,7 +392,7 @@ export class Controller {
       case 'fence':
         return this.fence(a.node!, signal);
       case 'clear-failures': {
-        const base = baseOf(a.resource!);
+        const base = baseId(a.resource!);
         this.observed.clearFailures((f) => f.resource === base && f.node === a.node);
         this.persist();
         return { ok: true };
@@ -439,7 +440,7 @@ export class Controller {
   private async operate(a: Action, operation: OperationRequest['operation'], signal: AbortSignal): Promise<ActionOutcome> {
     const key = a.resource!;
     const node = a.node!;
-    const prim = this.primitives.get(baseOf(key));
+    const prim = this.primitives.get(baseId(key));
     if (!prim) return { ok: false, why: `${key} is not configured (an orphan's stop needs what it was started with)` };
     const timeoutMs = a.timeout ?? this.config.cluster.defaults?.operationTimeout ?? DEFAULTS.operationTimeout;
     const req: OperationRequest = {
@@ -462,7 +463,7 @@ export class Controller {
     switch (operation) {
       case 'monitor-start':
       case 'monitor-stop': {
-        if (r.rc !== 0) return this.failed(key, prim.id, node, 'monitor', r.rc, r.output, r.state, now);
+        if (r.rc !== 0) return this.failed(key, prim.id, node, 'monitor', r.rc, r.output, now);
         const set = new Set(copy?.monitors ?? []);
         if (operation === 'monitor-start') set.add(a.interval!);
         else set.delete(a.interval!);
@@ -471,12 +472,12 @@ export class Controller {
       }
       case 'probe':
         this.observed.copyState(key, node, r.state);
-        return r.state === 'failed' ? this.failed(key, prim.id, node, 'monitor', r.rc, r.output, r.state, now) : { ok: true };
+        return r.state === 'failed' ? this.failed(key, prim.id, node, 'monitor', r.rc, r.output, now) : { ok: true };
       case 'start':
       case 'stop':
       case 'promote':
       case 'demote': {
-        if (r.rc !== 0) return this.failed(key, prim.id, node, operation, r.rc, r.output, r.state, now);
+        if (r.rc !== 0) return this.failed(key, prim.id, node, operation, r.rc, r.output, now);
         const state = operation === 'stop' ? 'stopped' : operation === 'promote' ? 'promoted' : 'started';
         this.observed.copyState(key, node, state, operation === 'stop' ? [] : (copy?.monitors ?? []));
         this.persist();
@@ -485,12 +486,12 @@ export class Controller {
     }
   }
 
-  private failed(key: string, prim: string, node: string, op: 'start' | 'stop' | 'promote' | 'demote' | 'monitor', rc: number, output: string, state: string, now: number): ActionOutcome {
-    this.observed.copyState(key, node, state === 'stopped' && op === 'stop' ? 'failed' : 'failed');
+  private failed(key: string, prim: string, node: string, op: 'start' | 'stop' | 'promote' | 'demote' | 'monitor', rc: number, output: string, now: number): ActionOutcome {
+    this.observed.copyState(key, node, 'failed');
     // As Pacemaker's start-failure-is-fatal: a failed start bans the node until cleanup or expiry.
     const f = this.observed.recordFailure(prim, node, op, now, op === 'start');
     this.persist();
-    return { ok: false, why: `${op} of ${key} on ${node} returned ${rc} (${describeRc(rc)})${output ? `: ${output.slice(0, 300)}` : ''}; fail count ${f.count}` };
+    return { ok: false, why: `${op} of ${key} on ${node} returned ${describeRc(rc)}${output ? `: ${output.slice(0, 300)}` : ''}; fail count ${f.count}` };
   }
 
   // --- helpers ---------------------------------------------------------------------------------
@@ -605,7 +606,7 @@ export class Controller {
     const prims = this.primitivesOf(resource);
     const nodes = new Set<string>();
     for (const [key, perNode] of this.observed.copies) {
-      if (!prims.includes(baseOf(key))) continue;
+      if (!prims.includes(baseId(key))) continue;
       for (const [node, c] of perNode) if (c.state !== 'stopped') nodes.add(node);
     }
     return [...nodes].sort();
@@ -653,17 +654,6 @@ function collectPrimitives(r: Resource, out: Map<string, Primitive>): void {
 
 function withTargetRole(r: Resource, role: TargetRole): Resource {
   return { ...r, targetRole: role } as Resource;
-}
-
-/** `web:1` → `web`. */
-export function baseOf(key: string): string {
-  const i = key.lastIndexOf(':');
-  return i > 0 && /^\d+$/.test(key.slice(i + 1)) ? key.slice(0, i) : key;
-}
-
-const RC_MEANING = ['success', 'generic error', 'invalid arguments', 'unimplemented feature', 'insufficient privileges', 'not installed', 'not configured', 'not running', 'running promoted', 'failed promoted'];
-export function describeRc(rc: number): string {
-  return RC_MEANING[rc] ?? 'unknown exit code';
 }
 
 function sleep(ms: number): Promise<void> {

@@ -91,7 +91,8 @@ export class Observed {
       return true;
     }
     // A node that starts over: what ran there is not known until its agent reports.
-    if (n.state !== 'online') this.forgetCopiesOn(name, n.state === 'fenced' || n.state === 'offline');
+    // A fenced or cleanly gone node ran nothing since; an unclean one is probed again below.
+    if (n.state === 'fenced' || n.state === 'offline') this.forgetCopiesOn(name);
     n.probed = false;
     this.setNode(n, 'online', now, restarted ? `agent restarted (incarnation ${incarnation}): ${reason}` : reason);
     return true;
@@ -130,7 +131,7 @@ export class Observed {
       n.reason = reason;
       return;
     }
-    this.forgetCopiesOn(name, true);
+    this.forgetCopiesOn(name);
     n.probed = false;
     n.incarnation = null;
     this.setNode(n, 'fenced', now, reason);
@@ -233,12 +234,10 @@ export class Observed {
     return out;
   }
 
-  /** A node fenced or cleanly gone runs nothing; otherwise its copies become unknown until probed. */
-  private forgetCopiesOn(node: string, stopped: boolean): void {
+  /** A node fenced or cleanly gone runs nothing. */
+  private forgetCopiesOn(node: string): void {
     for (const [key, perNode] of this.copies) {
-      if (!perNode.has(node)) continue;
-      if (stopped) perNode.delete(node);
-      if (perNode.size === 0) this.copies.delete(key);
+      if (perNode.delete(node) && perNode.size === 0) this.copies.delete(key);
     }
   }
 
@@ -256,9 +255,8 @@ export class Observed {
 }
 
 function copyOf(state: AgentCopyState, monitors: readonly number[], prev: CopyStatus | undefined): CopyStatus {
-  const s: CopyStatus['state'] = state === 'stopped' ? 'stopped' : state;
   return {
-    state: s,
+    state,
     ...(state === 'failed' && prev?.state === 'promoted' ? { promoted: true } : {}),
     monitors: [...monitors].sort((a, b) => a - b),
   };

@@ -72,6 +72,26 @@ export const OCF_RC = {
   FAILED_PROMOTED: 9,
 } as const;
 
+/** What each OCF exit code means, in the words operators read in messages and logs. */
+const OCF_RC_MEANING: readonly string[] = [
+  'success',
+  'generic error',
+  'invalid argument',
+  'unimplemented',
+  'insufficient privileges',
+  'not installed',
+  'not configured',
+  'not running',
+  'running promoted',
+  'failed promoted',
+];
+
+/** "7 (not running)"; codes outside 0–9 are named as such. */
+export function describeRc(rc: number): string {
+  const m = OCF_RC_MEANING[rc];
+  return m === undefined ? `${rc} (not an OCF exit code)` : `${rc} (${m})`;
+}
+
 /** The copy's state as the agent knows it after an operation or monitor. */
 export const AGENT_COPY_STATES = ['stopped', 'started', 'promoted', 'failed'] as const;
 export type AgentCopyState = (typeof AGENT_COPY_STATES)[number];

@@ -9,7 +9,7 @@ import { vipAgent } from './vip.js';
 
 export type { OperationContext, ResourceAgent, ResourceOperation, ResourceOutcome, ParamValue } from './types.js';
 export { stateOfMonitor } from './types.js';
-export { describeRc } from './rc.js';
+export { describeRc } from '../model/wire.js';
 
 const KINDS = 'process, vip or ocf:<provider>:<type> (for example ocf:heartbeat:IPaddr2)';
 const ocfAgents = new Map<string, ResourceAgent>();

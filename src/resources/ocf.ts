@@ -9,9 +9,8 @@ import { join } from 'node:path';
 import { XMLParser } from 'fast-xml-parser';
 import { closest } from '../config/suggest.js';
 import { HavenError } from '../errors.js';
-import { OCF_RC } from '../model/wire.js';
+import { describeRc, OCF_RC } from '../model/wire.js';
 import { runCommand, tail, type CommandResult } from './exec.js';
-import { describeRc } from './rc.js';
 import type { OperationContext, ParamValue, ResourceAgent, ResourceOperation, ResourceOutcome } from './types.js';
 
 export const DEFAULT_OCF_ROOT = '/usr/lib/ocf';

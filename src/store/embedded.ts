@@ -3,8 +3,9 @@
 // and fsynced. For one controller: the lab default and tests. A torn or foreign file is refused
 // with a clear error rather than read as empty, so nothing recorded is ever silently lost.
 
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { mkdir, open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeAtomically } from '../atomic-file.js';
 import { HavenError } from '../errors.js';
 import type { ControllerEvent, ControllerRecord, Store } from './store.js';
 
@@ -48,16 +49,7 @@ export class EmbeddedStore implements Store {
     const text = `${JSON.stringify({ format: FORMAT, record })}\n`;
     return this.serialize(async () => {
       await mkdir(this.dir, { recursive: true });
-      const tmp = `${this.recordPath}.tmp`;
-      const fh = await open(tmp, 'w');
-      try {
-        await fh.writeFile(text);
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      await rename(tmp, this.recordPath);
-      await syncDir(this.dir);
+      await writeAtomically(this.recordPath, text);
     });
   }
 
@@ -122,11 +114,3 @@ export class EmbeddedStore implements Store {
   }
 }
 
-async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
