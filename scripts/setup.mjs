@@ -16,6 +16,9 @@ const DEBIAN = [
   ['iproute2', 'ip'], // the lab's namespaces, bridges and veths; the vip agent's ip addr
   ['nftables', 'nft'], // the lab's faults: cut rings and partitions on its bridges
   ['keepalived', 'keepalived'], // bench/failover's anchor: VRRP fail-over of a VIP, without fencing
+  ['etcd-server', '/usr/bin/etcd'], // the etcd store: consensus for three controllers (tests start their own members)
+  ['etcd-client', 'etcdctl'], // inspecting the etcd store by hand (docs/store.md)
+  ['haproxy', 'haproxy'], // the haproxy resource agent: the load balancer of active/active services
 ];
 
 function log(msg) {
