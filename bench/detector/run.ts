@@ -14,8 +14,8 @@
 
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { HeartbeatSender } from '../../src/agent/heartbeat-sender.js';
-import { HeartbeatReceiver, type ReceiverEvent } from '../../src/controller/heartbeat-receiver.js';
+import { HeartbeatSender } from '../../src/membership/sender.js';
+import { HeartbeatReceiver, type ReceiverEvent } from '../../src/membership/receiver.js';
 import { HavenError } from '../../src/errors.js';
 import { configSchema, DEFAULTS, type Config } from '../../src/model/config.js';
 

@@ -443,3 +443,65 @@ async function freePort(): Promise<number> {
   await ctl.close();
   return port;
 }
+
+describe('leases and self-fencing', () => {
+  const LEASE = 300;
+  const grant = (epoch: number, leaseMs = LEASE) => ({ v: 1 as const, kind: 'lease' as const, cluster: 'c', node: 'n1', controller: 'c1', epoch, seq: 0, incarnation: 0, leaseMs });
+  const policy = (noQuorumPolicy: 'stop' | 'freeze', requires: 'quorum' | 'fencing' | 'nothing' = 'fencing') => ({ leaseMs: LEASE, noQuorumPolicy, requires: () => requires });
+
+  it('stops what needs quorum when no grant comes within the lease, reports it, and refuses starts until a grant', async () => {
+    const ctl = await fakeController();
+    cleanups.push(() => ctl.close());
+    const h = await harness({ controller: ctl, extra: { selfFence: policy('stop') } });
+    h.agent.leaseGranted(grant(1), performance.now());
+    await h.result(request({ operation: 'start', epoch: 1 }));
+    const pid = pidOf(h.dir, 'web');
+    assert.ok(pid !== undefined && alive(pid));
+    // No more grants: the lease lapses ≈ 300 ms later and the agent stops the copy itself.
+    const report = await ctl.waitFor((r) => r.events.some((e) => e.operation === 'self-fence'), 5_000);
+    const ev = report.events.find((e) => e.operation === 'self-fence')!;
+    assert.equal(ev.state, 'stopped');
+    assert.match(ev.output, /lease lapsed/);
+    await eventually(() => !alive(pid), 2_000, 'the copy was stopped');
+    assert.equal(h.agent.leaseInfo()?.lapsed, true);
+    assert.deepEqual((await stateOf(h.app)).copies, []);
+    const refused = await h.op(request({ operation: 'start', epoch: 1 }));
+    assert.equal(refused.status, 409);
+    assert.match(JSON.stringify(refused.body), /lease lapsed/);
+    // A grant ends the lapse: starts are accepted again.
+    assert.equal(h.agent.leaseGranted(grant(1), performance.now()), true);
+    assert.equal(h.agent.leaseInfo()?.held, true);
+    await h.result(request({ operation: 'start', epoch: 1 }));
+    assert.equal((await stateOf(h.app)).copies[0]?.state, 'started');
+  });
+
+  it('freeze keeps the copy running through a lapse; requires nothing is never touched', async () => {
+    for (const [p, requires] of [['freeze', 'fencing'], ['stop', 'nothing']] as const) {
+      const h = await harness({ extra: { selfFence: policy(p, requires) } });
+      await h.result(request({ operation: 'start', epoch: 1 }));
+      const pid = pidOf(h.dir, 'web')!;
+      await eventually(() => h.agent.leaseInfo()?.lapsed === true, 3_000, 'the lease lapsed');
+      await new Promise((r) => setTimeout(r, 200));
+      assert.ok(alive(pid), `${p}/${requires}: the copy still runs`);
+      assert.equal((await stateOf(h.app)).copies[0]?.state, 'started');
+      const start = await h.op(request({ operation: 'start', instance: 'other', resource: sleepSpec('other'), epoch: 1 }));
+      assert.equal(start.status, requires === 'nothing' ? 200 : 409, JSON.stringify(start.body));
+      const other = pidOf(h.dir, 'other');
+      if (other !== undefined) started.add(other);
+    }
+  });
+
+  it('ignores a grant of an epoch older than the one accepted; a newer one raises the epoch', async () => {
+    const h = await harness({ extra: { selfFence: policy('stop') } });
+    assert.equal(h.agent.leaseGranted(grant(5), performance.now()), true);
+    assert.equal(h.agent.epoch, 5);
+    const before = h.agent.leaseInfo()!.remainingMs;
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(h.agent.leaseGranted(grant(4, 10_000), performance.now()), false, 'a stale controller cannot extend the lease');
+    assert.ok(h.agent.leaseInfo()!.remainingMs <= before);
+    const stale = await h.op(request({ operation: 'start', epoch: 4 }));
+    assert.equal(stale.status, 409);
+    assert.equal(h.agent.leaseGranted(grant(6), performance.now()), true);
+    assert.equal(h.agent.epoch, 6);
+  });
+});

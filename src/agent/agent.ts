@@ -9,17 +9,22 @@
 // - a command whose epoch is below the highest accepted is refused (CONFLICT), also when it waited
 //   in a copy's queue while a newer controller spoke;
 // - every change is written to the state dir before the operation is answered;
-// - nothing here ever stops a resource on its own: not on shutdown, not when the controller is away.
+// - nothing here stops a resource on its own — not on shutdown, not when the controller is away —
+//   except self-fencing: with a `selfFence` policy, an agent whose lease from a quorate controller
+//   lapses applies the no-quorum policy (stop, demote, freeze, ignore) to the copies that need
+//   quorum, refuses to start or promote them until a grant comes again, and reports what it
+//   stopped (docs/safety.md).
 
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { HavenError, UsageError } from '../errors.js';
 import { DEFAULTS } from '../model/config.js';
-import { OCF_RC, type AgentCopyState, type AgentEvent, type AgentState, type OperationRequest, type OperationResult, type ResourceSpec } from '../model/wire.js';
+import { OCF_RC, type AgentCopyState, type AgentEvent, type AgentState, type LeaseGrant, type OperationRequest, type OperationResult, type ResourceSpec } from '../model/wire.js';
 import { stateOfMonitor, type ResourceAgent, type ResourceOperation, type ResourceOutcome } from '../resources/types.js';
 import { AtomicFile } from '../atomic-file.js';
 import { KeyedQueue } from './keyed-queue.js';
+import { Lease, type SelfFencePolicy } from './lease.js';
 import { Reporter, type ReporterOptions } from './reporter.js';
 import { runBounded, trimOutput } from './run-operation.js';
 import { STATE_FILE, STATE_FILE_VERSION, copyDirName, ensureStateDir, readAgentFile, type AgentFile, type MonitorSpec } from './state-file.js';
@@ -55,6 +60,19 @@ export interface AgentOptions {
   readonly probeTimeoutMs?: number;
   /** On close, how long accepted operations may run on before they are aborted. Default 5 s. */
   readonly drainMs?: number;
+  /** Leases and self-fencing; absent: the agent never self-fences (tests of other parts). */
+  readonly selfFence?: SelfFencePolicy;
+  /** Monotonic clock for the lease (ms). Default performance.now. */
+  readonly monotonic?: () => number;
+}
+
+/** The lease as GET /v1/health shows it. */
+export interface LeaseInfo {
+  readonly held: boolean;
+  /** ms until it ends (negative: ended that long ago). */
+  readonly remainingMs: number;
+  readonly lapsed: boolean;
+  readonly policy: string;
 }
 
 interface Monitor {
@@ -94,11 +112,15 @@ export class Agent {
   /** The write of the last epoch raised; operations wait for it, and fail if it failed. */
   private epochSaved: Promise<void> = Promise.resolve();
   private closing: Promise<void> | undefined;
+  private lease: Lease | undefined;
+  private leaseTimer: NodeJS.Timeout | undefined;
+  private readonly monotonic: () => number;
 
   constructor(private readonly opts: AgentOptions) {
     this.node = opts.node;
     this.log = opts.log;
     this.now = opts.now ?? Date.now;
+    this.monotonic = opts.monotonic ?? (() => performance.now());
     this.file = new AtomicFile(join(opts.stateDir, STATE_FILE));
     this.reporter = new Reporter({
       node: opts.node,
@@ -155,6 +177,10 @@ export class Agent {
     }
     this.transition('running', { incarnation: this.incarnationValue, epoch: this.highestEpoch, copies: this.copies.size, pendingEvents: this.reporter.pending().length });
     this.reporter.start();
+    if (this.opts.selfFence !== undefined) {
+      this.lease = new Lease(this.monotonic(), this.opts.selfFence.leaseMs);
+      this.armLease();
+    }
     const adoptions = [...this.copies.values()].map((copy) => this.queue.run(copy.instance, () => this.adopt(copy)));
     this.adoption = Promise.all(adoptions).then(() => undefined);
   }
@@ -171,18 +197,40 @@ export class Agent {
       throw new UsageError(`${req.operation} needs intervalMs`, { hint: 'the interval names the recurring monitor' });
     }
     this.checkEpoch(req);
-    if (req.epoch > this.highestEpoch) {
-      const from = this.highestEpoch;
-      this.highestEpoch = req.epoch;
-      this.log.info({ from, epoch: req.epoch, action: req.action }, 'epoch raised');
-      this.epochSaved = this.persist();
+    if ((req.operation === 'start' || req.operation === 'promote') && this.lease?.lapsed === true && this.needsQuorum(req.resource.primitive)) {
+      throw new HavenError('CONFLICT', `${req.operation} of ${req.instance} refused: this agent's lease lapsed (no quorate controller heard from)`, {
+        hint: 'it starts again once a controller with quorum answers its heartbeats',
+      });
     }
+    this.raiseEpoch(req.epoch, req.action);
     // Queued at once, so commands run in arrival order; none runs before the epoch is on disk.
     const epochSaved = this.epochSaved;
     return this.queue.run(req.instance, async () => {
       await epochSaved;
       return this.execute(req);
     });
+  }
+
+  /**
+   * A lease grant answering a heartbeat sent at `sentAt` (monotonic). A grant of an epoch older
+   * than the one accepted is refused (false): a stale controller cannot keep a node alive.
+   */
+  leaseGranted(grant: LeaseGrant, sentAt: number): boolean {
+    if (this.lease === undefined || this.lifecycleState !== 'running') return false;
+    if (grant.epoch < this.highestEpoch) {
+      this.log.debug({ controller: grant.controller, epoch: grant.epoch, highest: this.highestEpoch }, 'lease grant of a stale epoch ignored');
+      return false;
+    }
+    this.raiseEpoch(grant.epoch, `lease from ${grant.controller}`);
+    if (this.lease.renew(sentAt, grant.leaseMs)) this.log.warn({ controller: grant.controller, epoch: grant.epoch }, 'lease regained: starts are accepted again');
+    this.armLease();
+    return true;
+  }
+
+  leaseInfo(): LeaseInfo | undefined {
+    if (this.lease === undefined || this.opts.selfFence === undefined) return undefined;
+    const now = this.monotonic();
+    return { held: this.lease.held(now), remainingMs: Math.round(this.lease.expiresAt - now), lapsed: this.lease.lapsed, policy: this.opts.selfFence.noQuorumPolicy };
   }
 
   /** Everything the agent runs, as GET /v1/state reports it. */
@@ -213,6 +261,7 @@ export class Agent {
       return;
     }
     this.transition('stopping');
+    clearTimeout(this.leaseTimer);
     for (const copy of this.copies.values()) for (const m of copy.monitors.values()) this.cancelMonitor(m);
     for (const instance of [...this.watches.keys()]) this.stopWatch(instance);
     const drained = await waitAtMost(this.queue.idle(), this.opts.drainMs ?? 5_000);
@@ -229,6 +278,69 @@ export class Agent {
   }
 
   // ---- operations ---------------------------------------------------------------------------
+
+  private raiseEpoch(epoch: number, why: string): void {
+    if (epoch <= this.highestEpoch) return;
+    const from = this.highestEpoch;
+    this.highestEpoch = epoch;
+    this.log.info({ from, epoch, action: why }, 'epoch raised');
+    this.epochSaved = this.persist();
+  }
+
+  private needsQuorum(primitive: string): boolean {
+    return this.opts.selfFence !== undefined && this.opts.selfFence.requires(primitive) !== 'nothing';
+  }
+
+  /** Wakes at the lease's end: a renewal meanwhile re-arms it, otherwise the agent self-fences. */
+  private armLease(): void {
+    if (this.lease === undefined || this.leaseTimer !== undefined) return;
+    const wait = Math.max(1, Math.ceil(this.lease.expiresAt - this.monotonic()));
+    this.leaseTimer = setTimeout(() => {
+      this.leaseTimer = undefined;
+      if (this.lease === undefined || this.lifecycleState !== 'running') return;
+      if (this.lease.held(this.monotonic())) return this.armLease();
+      if (this.lease.lapse(this.monotonic())) this.selfFence();
+    }, wait);
+    this.leaseTimer.unref?.();
+  }
+
+  /** The lease lapsed: the no-quorum policy, applied to every copy that needs quorum. */
+  private selfFence(): void {
+    const policy = this.opts.selfFence!;
+    const affected = [...this.copies.values()].filter((c) => c.state !== 'stopped' && this.needsQuorum(c.resource.primitive));
+    this.log.error(
+      { policy: policy.noQuorumPolicy, leaseMs: policy.leaseMs, copies: affected.map((c) => c.instance) },
+      `lease lapsed: no quorate controller answered for ${policy.leaseMs} ms; no-quorum policy ${policy.noQuorumPolicy}`,
+    );
+    if (policy.noQuorumPolicy === 'freeze' || policy.noQuorumPolicy === 'ignore') return;
+    for (const copy of affected) {
+      if (policy.noQuorumPolicy === 'demote' && copy.state !== 'promoted') continue;
+      const op = policy.noQuorumPolicy === 'demote' ? 'demote' : 'stop';
+      void this.queue
+        .run(copy.instance, () => this.selfFenceCopy(copy.instance, op))
+        .catch((err: unknown) => this.log.error({ instance: copy.instance, err: err instanceof Error ? err.message : String(err) }, 'self-fence failed to run'));
+    }
+  }
+
+  private async selfFenceCopy(instance: string, op: 'stop' | 'demote'): Promise<void> {
+    const copy = this.copies.get(instance);
+    if (copy === undefined || this.lease === undefined || !this.lease.lapsed || this.lifecycleState !== 'running') return;
+    const agent = this.agentFor(copy.resource);
+    if (!isAgent(agent)) return;
+    if (op === 'stop') this.stopWatch(instance);
+    const timeoutMs = this.opts.probeTimeoutMs ?? DEFAULTS.operationTimeout;
+    const out = await this.run(agent, op, instance, copy.resource, timeoutMs, 0);
+    if (out.rc === OCF_RC.SUCCESS) {
+      if (op === 'stop') {
+        for (const m of copy.monitors.values()) this.cancelMonitor(m);
+        this.copies.delete(instance);
+        copy.state = 'stopped';
+      } else copy.state = 'started';
+    } else copy.state = 'failed';
+    this.log.warn({ instance, op, rc: out.rc, to: copy.state, durationMs: out.durationMs }, 'self-fenced');
+    this.raise(copy, 0, out.rc, `self-fence (${op}): lease lapsed${out.output ? `: ${out.output}` : ''}`, 'self-fence');
+    await this.persist();
+  }
 
   private checkEpoch(req: OperationRequest): void {
     if (req.epoch < this.highestEpoch) {
@@ -490,13 +602,13 @@ export class Agent {
   }
 
   /** Queues an event for the controller; the reporter sends it at once. */
-  private raise(copy: Copy, intervalMs: number, rc: number, output: string): void {
+  private raise(copy: Copy, intervalMs: number, rc: number, output: string, operation: AgentEvent['operation'] = 'monitor'): void {
     this.seq += 1;
     const event: AgentEvent = {
       seq: this.seq,
       instance: copy.instance,
       primitive: copy.resource.primitive,
-      operation: 'monitor',
+      operation,
       intervalMs,
       rc,
       output: trimOutput(output),

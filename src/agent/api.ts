@@ -10,7 +10,7 @@
 import { Hono, type Context } from 'hono';
 import { problemsFromIssues } from '../config/zod-issues.js';
 import { ERROR_CODES, HavenError, type ErrorCode } from '../errors.js';
-import { operationRequestSchema } from '../model/wire.js';
+import { operationRequestSchema, type Peers } from '../model/wire.js';
 import type { Agent } from './agent.js';
 
 /** Largest request body accepted (a request carries one resource spec). */
@@ -22,10 +22,26 @@ export interface ApiProblem {
   readonly hint?: string;
 }
 
-export function createAgentApi(agent: Agent): Hono {
+export interface AgentApiOptions {
+  /** What this node hears of its peers (distributed confirmation); absent: 404 on /v1/peers. */
+  readonly peers?: () => Peers;
+}
+
+export function createAgentApi(agent: Agent, options: AgentApiOptions = {}): Hono {
   const app = new Hono();
 
-  app.get('/v1/health', (c) => c.json({ ok: agent.lifecycle === 'running', node: agent.node, lifecycle: agent.lifecycle, incarnation: agent.incarnation, epoch: agent.epoch }, agent.lifecycle === 'running' ? 200 : 503));
+  app.get('/v1/health', (c) => {
+    const lease = agent.leaseInfo();
+    return c.json(
+      { ok: agent.lifecycle === 'running', node: agent.node, lifecycle: agent.lifecycle, incarnation: agent.incarnation, epoch: agent.epoch, ...(lease === undefined ? {} : { lease }) },
+      agent.lifecycle === 'running' ? 200 : 503,
+    );
+  });
+
+  app.get('/v1/peers', (c) => {
+    if (options.peers === undefined) return fail(c, 'NOT_FOUND', `${agent.node} does not listen to its peers`, { hint: 'distributed confirmation is off (cluster.confirmation.enabled), or there are no rings' });
+    return c.json(options.peers());
+  });
 
   // Never report what a previous run recorded before it was checked: wait for the adoption probes.
   app.get('/v1/state', async (c) => {
@@ -59,7 +75,7 @@ export function createAgentApi(agent: Agent): Hono {
     }
   });
 
-  app.notFound((c) => fail(c, 'NOT_FOUND', `no route ${c.req.method} ${c.req.path}`, { hint: 'routes: POST /v1/operations, GET /v1/state, GET /v1/health' }));
+  app.notFound((c) => fail(c, 'NOT_FOUND', `no route ${c.req.method} ${c.req.path}`, { hint: 'routes: POST /v1/operations, GET /v1/state, GET /v1/health, GET /v1/peers' }));
   app.onError((err, c) => fail(c, 'INTERNAL', `internal error: ${err instanceof Error ? err.message : String(err)}`));
   return app;
 }

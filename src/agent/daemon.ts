@@ -1,5 +1,5 @@
 // The agent daemon: one Agent (./agent.ts) served over HTTP at the node's address on the first
-// ring, with heartbeats on every ring (./heartbeat-sender.ts) and reports to the controllers.
+// ring, with heartbeats on every ring (../membership/sender.ts) and reports to the controllers.
 // `haven agent` (src/cli/commands/agent.ts) is a thin wrapper over startAgentDaemon().
 //
 // Closing it closes the API and the sockets and leaves every resource running: a restarted agent
@@ -17,7 +17,10 @@ import { resourceAgentFor as defaultResourceAgentFor } from '../resources/index.
 import type { ResourceAgent } from '../resources/types.js';
 import { Agent, type AgentOptions } from './agent.js';
 import { createAgentApi } from './api.js';
-import { HeartbeatSender, type HeartbeatLogger } from './heartbeat-sender.js';
+import { HeartbeatReceiver } from '../membership/receiver.js';
+import { HeartbeatSender, type HeartbeatLogger } from '../membership/sender.js';
+import type { Peers } from '../model/wire.js';
+import { selfFencePolicy } from './lease.js';
 
 export const DEFAULT_STATE_ROOT = '/var/lib/haven/agent';
 
@@ -39,7 +42,7 @@ export interface AgentDaemonOptions {
   /** Send heartbeats (default true). Tests of the API alone may turn them off. */
   readonly heartbeats?: boolean;
   /** Overrides for the agent core (tests: faster backoff, shorter drain). */
-  readonly agent?: Pick<AgentOptions, 'reporter' | 'probeTimeoutMs' | 'drainMs' | 'now'>;
+  readonly agent?: Pick<AgentOptions, 'reporter' | 'probeTimeoutMs' | 'drainMs' | 'now' | 'selfFence'>;
 }
 
 export interface AgentDaemon {
@@ -141,25 +144,40 @@ export async function startAgentDaemon(opts: AgentDaemonOptions): Promise<AgentD
     log.warn({}, 'no controller is configured: events will queue in the state dir until one is');
   }
 
+  const beating = opts.heartbeats !== false;
+  // Peers hear each other only where there are rings to bind (distributed confirmation).
+  const confirming = beating && (config.cluster.confirmation?.enabled ?? DEFAULTS.confirmation) && (config.rings?.length ?? 0) > 0;
   const agent = new Agent({
     node,
     stateDir,
     resourceAgentFor: opts.resourceAgentFor ?? defaultResourceAgentFor,
     reportEndpoints: endpoints,
     log,
+    ...(beating ? { selfFence: selfFencePolicy(config) } : {}),
     ...opts.agent,
   });
   await agent.start();
 
   let server: ServerType | undefined;
   let heartbeats: HeartbeatSender | undefined;
+  let peers: HeartbeatReceiver | undefined;
   try {
-    const app = createAgentApi(agent);
+    if (confirming) peers = await HeartbeatReceiver.start({ config, node, logger: withoutNode(log) });
+    const p = peers;
+    const app = createAgentApi(agent, p === undefined ? {} : { peers: () => peersView(config, node, p) });
     const started = await listenOn(listen, app.fetch);
     server = started.server;
-    log.info({ listen: `${hostForUrl(listen.host)}:${started.port}`, stateDir, controllers: endpoints }, 'agent API listening');
-    if (opts.heartbeats !== false) {
-      heartbeats = await HeartbeatSender.start({ config, node, epoch: () => agent.epoch, incarnation: agent.incarnation, logger: withoutNode(log) });
+    log.info({ listen: `${hostForUrl(listen.host)}:${started.port}`, stateDir, controllers: endpoints, peers: confirming }, 'agent API listening');
+    if (beating) {
+      heartbeats = await HeartbeatSender.start({
+        config,
+        node,
+        epoch: () => agent.epoch,
+        incarnation: agent.incarnation,
+        peers: confirming,
+        onGrant: (grant, sentAt) => agent.leaseGranted(grant, sentAt),
+        logger: withoutNode(log),
+      });
     }
     const address: ListenAddress = { host: listen.host, port: started.port };
     let closing: Promise<void> | undefined;
@@ -170,22 +188,40 @@ export async function startAgentDaemon(opts: AgentDaemonOptions): Promise<AgentD
       address,
       stateDir,
       close: () => {
-        closing ??= closeAll(log, agent, s, hb);
+        closing ??= closeAll(log, agent, s, hb, p);
         return closing;
       },
     };
   } catch (err) {
-    await closeAll(log, agent, server, heartbeats);
+    await closeAll(log, agent, server, heartbeats, peers);
     throw err;
   }
 }
 
-async function closeAll(log: Logger, agent: Agent, server: ServerType | undefined, heartbeats: HeartbeatSender | undefined): Promise<void> {
+/** What this node hears of each peer, per ring (GET /v1/peers). */
+export function peersView(config: Config, node: string, receiver: HeartbeatReceiver, now: number = performance.now()): Peers {
+  return {
+    node,
+    peers: config.nodes
+      .filter((n) => n.name !== node)
+      .map((n) => {
+        const r = receiver.report(n.name);
+        return {
+          node: n.name,
+          incarnation: r?.incarnation ?? null,
+          rings: (r?.rings ?? []).map((x) => ({ ring: x.ring, link: x.link, silentMs: x.lastHeard === null ? null : Math.max(0, Math.round(now - x.lastHeard)), seq: x.seq })),
+        };
+      }),
+  };
+}
+
+async function closeAll(log: Logger, agent: Agent, server: ServerType | undefined, heartbeats: HeartbeatSender | undefined, peers?: HeartbeatReceiver): Promise<void> {
   log.info({}, 'agent closing: resources keep running');
   const closed = server === undefined ? Promise.resolve() : new Promise<void>((resolve) => server.close(() => resolve()));
   if (server !== undefined && 'closeIdleConnections' in server) server.closeIdleConnections();
   await agent.close(); // drains accepted operations, whose answers still go out
   await heartbeats?.stop();
+  await peers?.stop();
   if (server !== undefined && 'closeAllConnections' in server) server.closeAllConnections();
   await closed;
 }

@@ -277,8 +277,27 @@ function checkFenceDevices(config: Config, problems: Problem[]): void {
   });
 }
 
+/** A lease must outlast a few lost heartbeats, or agents would self-fence on a blip (docs/safety.md). */
+function checkQuorum(config: Config, problems: Problem[]): void {
+  const q = config.cluster.quorum;
+  const c = config.cluster.confirmation;
+  if (c?.timeout === 0) problems.push({ path: ['cluster', 'confirmation', 'timeout'], message: 'confirmation timeout must be more than 0' });
+  if (q?.lease === undefined) return;
+  const interval = config.cluster.heartbeat?.interval || DEFAULTS.heartbeatInterval;
+  const ringTimeout = config.cluster.heartbeat?.ringTimeout || DEFAULTS.ringTimeout;
+  const least = Math.max(ringTimeout, 4 * interval);
+  if (q.lease < least) {
+    problems.push({
+      path: ['cluster', 'quorum', 'lease'],
+      message: `lease ${formatDuration(q.lease)} is shorter than the ring timeout (${formatDuration(ringTimeout)}) or four heartbeat intervals: agents would self-fence on a few lost heartbeats`,
+      hint: `make it at least ${formatDuration(least)}; the default ${formatDuration(DEFAULTS.lease)} rides out a controller restart`,
+    });
+  }
+}
+
 /** A ring timeout must outlast a lost heartbeat or two, or every ring would flap (docs/detection.md). */
 function checkHeartbeat(config: Config, problems: Problem[]): void {
+  checkQuorum(config, problems);
   const hb = config.cluster.heartbeat;
   if (hb === undefined) return;
   const base: Path = ['cluster', 'heartbeat'];

@@ -7,7 +7,9 @@ import { DEFAULTS, type Config } from '../model/config.js';
 import {
   agentStateSchema,
   operationResultSchema,
+  peersSchema,
   type AgentState,
+  type Peers,
   type OperationRequest,
   type OperationResult,
 } from '../model/wire.js';
@@ -43,6 +45,15 @@ export class AgentClient {
     const body = await this.request(node, '/v1/state', { method: 'GET' }, timeoutMs, signal);
     const parsed = agentStateSchema.safeParse(body);
     if (!parsed.success) throw new HavenError('UNREACHABLE', `agent on ${node} answered its state with an invalid document: ${parsed.error.issues[0]?.message ?? '?'}`);
+    if (parsed.data.node !== node) throw new HavenError('UNREACHABLE', `the agent at ${node}'s address says it is ${parsed.data.node}`);
+    return parsed.data;
+  }
+
+  /** What a node hears of its peers (distributed confirmation). */
+  async peers(node: string, timeoutMs: number, signal?: AbortSignal): Promise<Peers> {
+    const body = await this.request(node, '/v1/peers', { method: 'GET' }, timeoutMs, signal);
+    const parsed = peersSchema.safeParse(body);
+    if (!parsed.success) throw new HavenError('UNREACHABLE', `agent on ${node} answered its peers with an invalid document: ${parsed.error.issues[0]?.message ?? '?'}`);
     if (parsed.data.node !== node) throw new HavenError('UNREACHABLE', `the agent at ${node}'s address says it is ${parsed.data.node}`);
     return parsed.data;
   }

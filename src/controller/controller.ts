@@ -8,27 +8,41 @@
 // log with its reason, and what must survive a restart (epoch, node and copy states, fail
 // counts, operator constraints) to the store, so a restarted controller restarts nothing.
 //
+// Safety (docs/safety.md):
+// - Quorum: the controller acts (plans, fences, grants leases) only while it hears a majority of
+//   the votes: one per node plus its own (cluster.quorum.controllerVotes), the tie-breaker of a
+//   two-node cluster.
+// - Leases: it answers each heartbeat with a lease grant while it holds quorum. A node it lost is
+//   taken to hold its lease until the last grant's receipt + lease + margin (and, after a
+//   controller restart, at least one lease from the start); what requires quorum there is
+//   recovered only after that, when its agent has stopped it (no-quorum policy stop).
+// - Epochs: every command carries the epoch; a heartbeat or agent answer showing a newer epoch
+//   means a newer controller leads: this one is superseded and stops acting at once.
+// - Distributed confirmation: before it takes a lost node as unclean (and fences it), it asks the
+//   node's peers; a node a peer still hears is isolated, not fenced, and the event says which path
+//   failed. It is asked again every half ring timeout while the controller does not hear it.
+//
 // Life cycle: starting → settling (waiting until every node was heard or declared silent)
-// → running → stopping → stopped.
+// → running → stopping → stopped; superseded when a newer epoch shows up.
 
 import type { Logger } from 'pino';
 import type { NodeReport } from '../detector/index.js';
 import { HavenError } from '../errors.js';
 import { fenceNode } from '../fencing/fencer.js';
-import { DEFAULTS, type Config, type Constraint, type Primitive, type Resource, type TargetRole } from '../model/config.js';
+import { DEFAULTS, type Config, type Constraint, type Primitive, type Requires, type Resource, type TargetRole } from '../model/config.js';
 import type { Action, Plan } from '../model/plan.js';
 import type { Status } from '../model/status.js';
 import { INFINITY } from '../model/units.js';
 import { describeRc, type AgentReport, type OperationRequest } from '../model/wire.js';
-import { baseId } from '../scheduler/cluster.js';
+import { baseId, requiresOf } from '../scheduler/cluster.js';
 import { plan as schedule } from '../scheduler/index.js';
 import type { ControllerEvent, ControllerRecord, OperatorConstraint, Store } from '../store/store.js';
 import { AgentClient } from './agent-client.js';
-import type { ReceiverEvent } from './heartbeat-receiver.js';
+import type { ReceiverEvent } from '../membership/receiver.js';
 import { executePlan, type ActionOutcome } from './executor.js';
 import { Observed } from './observed.js';
 
-export type ControllerPhase = 'starting' | 'settling' | 'running' | 'stopping' | 'stopped';
+export type ControllerPhase = 'starting' | 'settling' | 'running' | 'superseded' | 'stopping' | 'stopped';
 
 /** Where liveness verdicts come from: the heartbeat receiver in production, a fake in unit tests. */
 export interface Membership {
@@ -48,6 +62,8 @@ export interface ControllerOptions {
   /** How long to wait for every node to be heard or declared silent before the first plan. */
   readonly settleMs?: number;
   readonly clock?: () => number;
+  /** Monotonic clock for leases (ms). Default performance.now. */
+  readonly monotonic?: () => number;
 }
 
 interface PlanState {
@@ -68,6 +84,7 @@ export class Controller {
   private readonly clock: () => number;
   private readonly parallelism: number;
   private readonly primitives = new Map<string, Primitive>();
+  private readonly requires: (primitive: string) => Requires;
   private observed!: Observed;
   private operatorConstraints: OperatorConstraint[] = [];
   /** Resources an operator asked to restart: held stopped until they are, then released. */
@@ -86,6 +103,19 @@ export class Controller {
   private readonly shutdown = new AbortController();
   private failedPlans = 0;
   private expiryTimer: NodeJS.Timeout | undefined;
+  /** Quorum: whether this controller hears a majority of the votes, and the last tally. */
+  quorate = false;
+  private votes = { heard: 0, total: 0, voters: [] as string[] };
+  private readonly leaseMs: number;
+  private readonly leaseMargin: number;
+  private readonly monotonic: () => number;
+  /** node → monotonic time of the last lease grant. */
+  private readonly granted = new Map<string, number>();
+  /** No node holds a lease of an earlier controller past this (monotonic). */
+  private leaseFloor = 0;
+  private leaseTimer: NodeJS.Timeout | undefined;
+  private readonly confirming = new Set<string>();
+  private readonly recheckTimers = new Map<string, NodeJS.Timeout>();
   plan: PlanState | undefined;
   lastPlanAt: number | undefined;
   readonly startedAt: number;
@@ -98,13 +128,20 @@ export class Controller {
     this.clock = opts.clock ?? Date.now;
     this.parallelism = opts.parallelism ?? 32;
     this.startedAt = this.clock();
+    this.monotonic = opts.monotonic ?? (() => performance.now());
+    this.leaseMs = opts.config.cluster.quorum?.lease ?? DEFAULTS.lease;
+    // Clock rates differ a little between hosts: the margin covers 1 % of drift and timer slack.
+    this.leaseMargin = Math.max(100, Math.ceil(this.leaseMs / 100));
     for (const r of opts.config.resources ?? []) collectPrimitives(r, this.primitives);
+    this.requires = requiresOf(opts.config);
   }
 
   /** Loads the record, takes a new epoch, listens to membership and starts the reconcile loop. */
   async start(): Promise<void> {
     const record = await this.store.load();
     this.epoch = (record?.epoch ?? 0) + 1;
+    // An earlier controller may have granted a lease just now.
+    this.leaseFloor = this.monotonic() + this.leaseMs;
     this.operatorConstraints = [...(record?.operatorConstraints ?? [])];
     this.eventSeq = await this.store.lastSeq();
     this.observed = new Observed(
@@ -124,6 +161,7 @@ export class Controller {
       else this.observed.heard(n.name, this.opts.membership.report(n.name)?.incarnation ?? null, now, v.reason);
     }
     this.phase = 'settling';
+    this.tallyQuorum();
     const ringTimeout = this.config.cluster.heartbeat?.ringTimeout ?? DEFAULTS.ringTimeout;
     this.settleTimer = setTimeout(() => {
       this.settleDeadlinePassed = true;
@@ -137,6 +175,8 @@ export class Controller {
     this.phase = 'stopping';
     clearTimeout(this.settleTimer);
     clearTimeout(this.expiryTimer);
+    clearTimeout(this.leaseTimer);
+    for (const t of this.recheckTimers.values()) clearTimeout(t);
     this.current?.abort(new Error('controller stopping'));
     this.shutdown.abort(new Error('controller stopping'));
     this.wake();
@@ -151,6 +191,7 @@ export class Controller {
 
   private onMembership(e: ReceiverEvent): void {
     const now = this.clock();
+    if (e.type === 'alive' || e.type === 'degraded' || e.type === 'recovered' || e.type === 'suspect') this.tallyQuorum();
     switch (e.type) {
       case 'ring-down':
       case 'ring-up':
@@ -165,7 +206,11 @@ export class Controller {
         if (this.observed.heard(e.node, this.opts.membership.report(e.node)?.incarnation ?? null, now, e.reason)) this.changed(`${e.node} is online: ${e.reason}`, false, e.node);
         return;
       case 'suspect':
-        if (this.observed.silent(e.node, now, e.reason)) this.changed(`${e.node} is lost: ${e.reason}`, true, e.node);
+        if (this.confirmationOn() && this.observed.node(e.node)?.state === 'online') {
+          void this.confirmLoss(e.node, e.reason);
+          return;
+        }
+        if (this.observed.silent(e.node, now, e.reason)) this.lost(e.node, e.reason);
         return;
       default: {
         const never: never = e;
@@ -173,6 +218,178 @@ export class Controller {
       }
     }
   }
+
+  // --- quorum, leases, epochs, confirmation -------------------------------------------------------
+
+  /**
+   * The receiver asks this for every accepted heartbeat: a lease grant while this controller holds
+   * quorum and leads, nothing otherwise. `heartbeatEpoch` is the highest epoch the agent accepted.
+   */
+  grantLease(node: string, heartbeatEpoch: number): { epoch: number; leaseMs: number } | undefined {
+    if (heartbeatEpoch > this.epoch) {
+      this.supersede(`${node} has accepted epoch ${heartbeatEpoch}, newer than this controller's ${this.epoch}`);
+      return undefined;
+    }
+    if (!this.quorate || (this.phase !== 'running' && this.phase !== 'settling')) return undefined;
+    this.granted.set(node, this.monotonic());
+    return { epoch: this.epoch, leaseMs: this.leaseMs };
+  }
+
+  /** Monotonic time after which `node`'s agent surely holds no lease, ours or an earlier controller's. */
+  leaseEnd(node: string): number {
+    return Math.max(this.leaseFloor, (this.granted.get(node) ?? -Infinity) + this.leaseMs) + this.leaseMargin;
+  }
+
+  /** A newer controller leads: stop acting at once (no plan, no lease, no command). */
+  private supersede(why: string): void {
+    if (this.phase === 'superseded' || this.phase === 'stopping' || this.phase === 'stopped') return;
+    this.phase = 'superseded';
+    this.current?.abort(new Error(`superseded: ${why}`));
+    this.event('superseded', `this controller (epoch ${this.epoch}) is superseded and stops acting: ${why}`);
+    this.log.error({ epoch: this.epoch }, `superseded: ${why}`);
+    this.wake();
+  }
+
+  private tallyQuorum(): void {
+    const controllerVotes = this.config.cluster.quorum?.controllerVotes ?? DEFAULTS.controllerVotes;
+    const voters: string[] = [];
+    for (const n of this.config.nodes) {
+      const kind = this.opts.membership.report(n.name)?.verdict.kind;
+      if (kind === 'alive' || kind === 'degraded' || kind === 'recovered') voters.push(n.name);
+    }
+    const total = this.config.nodes.length + controllerVotes;
+    const heard = voters.length + controllerVotes;
+    this.votes = { heard, total, voters };
+    const quorate = 2 * heard > total;
+    if (quorate === this.quorate) return;
+    this.quorate = quorate;
+    const tally = `hears ${heard} of ${total} votes (${[...voters, ...(controllerVotes > 0 ? [`controller ×${controllerVotes}`] : [])].join(', ') || 'none'})`;
+    if (quorate) {
+      this.event('quorum', `quorum: ${tally}; acting and granting leases`);
+      this.wake();
+    } else {
+      this.event('quorum', `no quorum: ${tally}, needs more than ${Math.floor(total / 2)}; not acting, granting no leases: agents apply no-quorum policy ${this.config.cluster.noQuorumPolicy ?? DEFAULTS.noQuorumPolicy} within ${this.leaseMs} ms`);
+      this.current?.abort(new Error('quorum lost'));
+    }
+  }
+
+  private confirmationOn(): boolean {
+    return (this.config.cluster.confirmation?.enabled ?? DEFAULTS.confirmation) && (this.config.rings?.length ?? 0) > 0 && this.quorate;
+  }
+
+  /** The node is lost for good (unclean): plan again, and wake when its lease surely ends. */
+  private lost(node: string, reason: string): void {
+    this.changed(`${node} is lost: ${reason}`, true, node);
+    this.armLeaseWake();
+  }
+
+  /**
+   * Distributed confirmation: the controller lost `node` on every ring. Its peers are asked what
+   * they hear; a heartbeat of the node newer than the controller's last, on a ring that is up
+   * for that peer, proves the node alive and the controller's path to it broken.
+   */
+  private async confirmLoss(node: string, reason: string): Promise<void> {
+    if (this.confirming.has(node)) return;
+    this.confirming.add(node);
+    try {
+      const mine = this.opts.membership.report(node);
+      const mySeq = Math.max(-1, ...(mine?.rings ?? []).map((r) => r.seq));
+      const peers = [...this.observed.nodes.values()].filter((n) => n.name !== node && n.state === 'online' && !n.isolated).map((n) => n.name);
+      const timeout = this.config.cluster.confirmation?.timeout ?? DEFAULTS.confirmationTimeout;
+      const answers = await Promise.all(
+        peers.map((p) =>
+          this.agents.peers(p, timeout, this.shutdown.signal).then(
+            (view) => ({ peer: p, view }),
+            (err: unknown) => ({ peer: p, error: err instanceof Error ? err.message : String(err) }),
+          ),
+        ),
+      );
+      if (this.phase === 'stopping' || this.phase === 'stopped') return;
+      // Heard again while the peers were asked: nothing to decide.
+      if (this.opts.membership.report(node)?.verdict.kind !== 'suspect') return;
+      const hearers: string[] = [];
+      const deaf: string[] = [];
+      const silent: string[] = [];
+      for (const a of answers) {
+        if ('error' in a) {
+          silent.push(a.peer);
+          continue;
+        }
+        const v = a.view.peers.find((x) => x.node === node);
+        const newer = (v?.rings ?? []).filter((r) => r.link === 'up' && (r.seq > mySeq || (v?.incarnation ?? 0) > (mine?.incarnation ?? 0)));
+        if (newer.length > 0) hearers.push(`${a.peer} on ${newer.map((r) => `${r.ring} (seq ${r.seq}, ${r.silentMs ?? '?'} ms ago)`).join(', ')}`);
+        else deaf.push(a.peer);
+      }
+      const now = this.clock();
+      const lostOn = (mine?.rings ?? []).map((r) => r.ring).join(', ');
+      if (hearers.length > 0) {
+        const why = `the controller lost ${node} on ${lostOn} (last seq ${mySeq}) but ${hearers.join('; ')} still hear${hearers.length === 1 ? 's' : ''} it: the path between the controller and ${node} failed, not ${node}; not fenced`;
+        if (this.observed.isolate(node, now, why)) this.changed(`${node} is isolated: ${why}`, true, node);
+        this.armLeaseWake();
+        this.recheck(node, reason);
+        return;
+      }
+      const why = `${reason}; ${deaf.length > 0 ? `peers ${deaf.join(', ')} do not hear it either` : 'no peer to confirm with'}${silent.length > 0 ? ` (no answer from ${silent.join(', ')})` : ''}`;
+      if (this.observed.silent(node, now, why)) this.lost(node, why);
+    } finally {
+      this.confirming.delete(node);
+    }
+  }
+
+  private recheck(node: string, reason: string): void {
+    if (this.recheckTimers.has(node)) return;
+    const ringTimeout = this.config.cluster.heartbeat?.ringTimeout ?? DEFAULTS.ringTimeout;
+    const t = setTimeout(() => {
+      this.recheckTimers.delete(node);
+      if (this.phase === 'stopping' || this.phase === 'stopped') return;
+      if (this.opts.membership.report(node)?.verdict.kind !== 'suspect' || !this.observed.node(node)?.isolated) return;
+      if (!this.quorate) return this.recheck(node, reason);
+      void this.confirmLoss(node, reason);
+    }, Math.max(20, Math.floor(ringTimeout / 2)));
+    t.unref?.();
+    this.recheckTimers.set(node, t);
+  }
+
+  /** Plans again when the lease of a lost or isolated node surely ends. */
+  private armLeaseWake(): void {
+    clearTimeout(this.leaseTimer);
+    const now = this.monotonic();
+    let next = Infinity;
+    for (const n of this.observed.nodes.values()) {
+      if (n.state !== 'unclean' && !n.isolated) continue;
+      const end = this.leaseEnd(n.name);
+      if (end > now) next = Math.min(next, end);
+    }
+    if (next === Infinity) return;
+    this.leaseTimer = setTimeout(() => {
+      this.event('lease', `a lost node's lease has surely ended; planning again`);
+      this.wake();
+      this.armLeaseWake();
+    }, Math.ceil(next - now) + 1);
+    this.leaseTimer.unref?.();
+  }
+
+  /** What the scheduler sees: the observed status, with quorum, leases and isolated nodes. */
+  private statusNow(now: number): Status {
+    const status = this.observed.status(now);
+    const mono = this.monotonic();
+    const stops = (this.config.cluster.noQuorumPolicy ?? DEFAULTS.noQuorumPolicy) === 'stop';
+    const nodes: Record<string, Status['nodes'][string]> = { ...status.nodes };
+    let resources = status.resources;
+    for (const n of this.observed.nodes.values()) {
+      const leaseOver = stops && mono >= this.leaseEnd(n.name);
+      const s = nodes[n.name];
+      if (s === undefined) continue;
+      if (s.state === 'unclean' && !leaseOver) nodes[n.name] = { ...s, leased: true };
+      if (n.isolated) {
+        // Observed, never acted on; once its lease surely ended its agent stopped what needs quorum.
+        nodes[n.name] = { ...s, maintenance: true };
+        if (leaseOver) resources = withoutCopiesNeedingQuorum(resources, n.name, this.requires);
+      }
+    }
+    return { ...status, quorum: this.quorate, nodes, ...(resources ? { resources } : {}) };
+  }
+
 
   /** POST /v1/agents/report: monitor failures and processes found dead. Idempotent per (node, incarnation, seq). */
   report(r: AgentReport): { accepted: number } {
@@ -186,6 +403,13 @@ export class Controller {
       accepted++;
       const now = this.clock();
       const known = this.observed.copies.get(ev.instance)?.get(r.node);
+      if (ev.operation === 'self-fence') {
+        // Not a failure of the resource: the agent applied the no-quorum policy when its lease lapsed.
+        this.observed.copyState(ev.instance, r.node, ev.state);
+        this.event('self-fence', `${r.node} self-fenced ${ev.instance} (now ${ev.state}): ${ev.output.slice(0, 200)}`, { node: r.node, resource: ev.instance });
+        this.changed(`${r.node} reports ${ev.instance} ${ev.state} after its lease lapsed`, false, r.node, ev.instance);
+        continue;
+      }
       this.observed.copyState(ev.instance, r.node, ev.state === 'stopped' && known ? 'failed' : ev.state);
       if (known && known.state !== 'failed') {
         const f = this.observed.recordFailure(ev.primitive, r.node, 'monitor', now);
@@ -275,6 +499,7 @@ export class Controller {
       cluster: this.config.cluster.name,
       epoch: this.epoch,
       phase: this.phase,
+      quorum: { quorate: this.quorate, ...this.votes, leaseMs: this.leaseMs },
       now,
       startedAt: this.startedAt,
       nodes: [...this.observed.nodes.values()].map((n) => ({
@@ -282,12 +507,14 @@ export class Controller {
         state: n.state,
         probed: n.probed,
         fencing: n.fencing,
+        isolated: n.isolated,
+        leaseEndsInMs: Math.round(this.leaseEnd(n.name) - this.monotonic()),
         standby: n.standby || this.config.nodes.find((c) => c.name === n.name)?.standby === true,
         maintenance: n.maintenance || this.config.nodes.find((c) => c.name === n.name)?.maintenance === true,
         since: n.since,
         reason: n.reason,
       })),
-      status: this.observed.status(now),
+      status: this.statusNow(now),
       operatorConstraints: this.operatorConstraints.map((c) => ({ ...c })),
       restarting: [...this.restarting],
       plan: this.plan ? { startedAt: this.plan.startedAt, actions: this.plan.actions, done: this.plan.done, running: [...this.plan.running], summary: [...this.plan.summary] } : null,
@@ -303,7 +530,7 @@ export class Controller {
   /** The plan the controller would run now (for `haven status --plan`), without running it. */
   currentPlan(): Plan {
     const now = this.clock();
-    return schedule(this.effectiveConfig(now), this.observed.status(now), now);
+    return schedule(this.effectiveConfig(now), this.statusNow(now), now);
   }
 
   // --- the loop --------------------------------------------------------------------------------
@@ -334,11 +561,14 @@ export class Controller {
   }
 
   private async cycle(): Promise<void> {
+    // Without quorum, or with a newer controller leading, nothing is decided: the agents' leases
+    // lapse and they apply the no-quorum policy themselves. A regained quorum wakes the loop.
+    if (!this.quorate || this.phase === 'superseded') return;
     const now = this.clock();
     this.expireConstraints(now);
     this.releaseRestarts();
     const config = this.effectiveConfig(now);
-    const status = this.observed.status(now);
+    const status = this.statusNow(now);
     const p = schedule(config, status, now);
     this.lastPlanAt = now;
     if (p.actions.length === 0) return;
@@ -456,7 +686,9 @@ export class Controller {
     try {
       r = await this.agents.operation(node, req, signal);
     } catch (err) {
-      return { ok: false, why: err instanceof Error ? err.message : String(err) };
+      const why = err instanceof Error ? err.message : String(err);
+      if (err instanceof HavenError && err.code === 'CONFLICT' && /is older than epoch/.test(why)) this.supersede(why);
+      return { ok: false, why };
     }
     const now = this.clock();
     const copy = this.observed.copies.get(key)?.get(node);
@@ -617,6 +849,8 @@ export interface ControllerSnapshot {
   readonly cluster: string;
   readonly epoch: number;
   readonly phase: ControllerPhase;
+  /** Whether the controller holds quorum, the votes it hears (nodes by name) and the lease length. */
+  readonly quorum: { quorate: boolean; heard: number; total: number; voters: string[]; leaseMs: number };
   readonly now: number;
   readonly startedAt: number;
   readonly nodes: readonly {
@@ -624,6 +858,9 @@ export interface ControllerSnapshot {
     state: string;
     probed: boolean;
     fencing: boolean;
+    isolated: boolean;
+    /** ms until the node's lease surely ends (negative: ended that long ago). */
+    leaseEndsInMs: number;
     standby: boolean;
     maintenance: boolean;
     since: number;
@@ -650,6 +887,21 @@ function collectPrimitives(r: Resource, out: Map<string, Primitive>): void {
       collectPrimitives(r.of, out);
       return;
   }
+}
+
+/** The status's copies without those on `node` that need quorum (its agent stopped them). */
+function withoutCopiesNeedingQuorum(resources: Status['resources'], node: string, requires: (primitive: string) => Requires): Status['resources'] {
+  if (resources === undefined) return resources;
+  const out: NonNullable<Status['resources']> = {};
+  for (const [key, perNode] of Object.entries(resources)) {
+    if (perNode[node] === undefined || requires(baseId(key)) === 'nothing') {
+      out[key] = perNode;
+      continue;
+    }
+    const { [node]: _gone, ...rest } = perNode;
+    if (Object.keys(rest).length > 0) out[key] = rest;
+  }
+  return out;
 }
 
 function withTargetRole(r: Resource, role: TargetRole): Resource {

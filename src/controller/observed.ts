@@ -22,6 +22,11 @@ export interface NodeRecord {
   fencing: boolean;
   standby: boolean;
   maintenance: boolean;
+  /**
+   * Online, but the controller lost it on every ring while its peers still hear it: the path
+   * failed, not the node. Observed, never acted on, never fenced (distributed confirmation).
+   */
+  isolated: boolean;
   /** One line: why the node is in its state. */
   reason: string;
   since: number;
@@ -53,6 +58,7 @@ export class Observed {
         incarnation: null,
         probed: false,
         fencing: false,
+        isolated: false,
         standby: d?.standby ?? false,
         maintenance: d?.maintenance ?? false,
         reason: 'not heard yet',
@@ -84,6 +90,13 @@ export class Observed {
     if (!n) return false;
     const restarted = incarnation !== null && n.incarnation !== null && incarnation !== n.incarnation;
     if (incarnation !== null) n.incarnation = incarnation;
+    if (n.isolated) {
+      // Back in touch: what it runs may have changed (its lease may have lapsed): probe again.
+      n.isolated = false;
+      n.probed = false;
+      this.setNode(n, 'online', now, `heard again after being isolated: ${reason}`);
+      return true;
+    }
     if (n.state === 'online' && !restarted) return false;
     if (n.state === 'unclean' && n.fencing) return false; // a fence under way finishes first
     if (n.state === 'unclean' && !restarted && n.probed) {
@@ -98,11 +111,23 @@ export class Observed {
     return true;
   }
 
+  /** The controller lost an online node, but its peers still hear it. */
+  isolate(name: string, now: number, reason: string): boolean {
+    const n = this.nodes.get(name);
+    if (!n || n.state !== 'online') return false;
+    const first = !n.isolated;
+    n.isolated = true;
+    n.reason = reason;
+    if (first) n.since = now;
+    return first;
+  }
+
   /** Every ring of the node went silent. */
   silent(name: string, now: number, reason: string): boolean {
     const n = this.nodes.get(name);
     if (!n) return false;
     if (n.state === 'online') {
+      n.isolated = false;
       this.setNode(n, 'unclean', now, reason);
       return true;
     }

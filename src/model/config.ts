@@ -240,6 +240,27 @@ export const heartbeatSchema = z.strictObject({
 });
 export type HeartbeatPolicy = z.output<typeof heartbeatSchema>;
 
+/** Quorum and agent leases (see docs/safety.md). */
+export const quorumSchema = z.strictObject({
+  /**
+   * How long an agent's lease lasts from the moment it sent the heartbeat a quorate controller
+   * answered. An agent whose lease lapses applies noQuorumPolicy to what needs quorum.
+   */
+  lease: duration.optional(),
+  /** Votes the controller brings (a tie-breaker, as a quorum device); nodes have one each. */
+  controllerVotes: z.number().int().min(0).max(1000).optional(),
+});
+export type QuorumPolicy = z.output<typeof quorumSchema>;
+
+/** Distributed confirmation: before fencing a node it lost, the controller asks the node's peers. */
+export const confirmationSchema = z.strictObject({
+  /** Agents heartbeat each other too, and a node its peers still hear is not fenced. Default true. */
+  enabled: z.boolean().optional(),
+  /** How long the controller waits for the peers' answers. */
+  timeout: duration.optional(),
+});
+export type ConfirmationPolicy = z.output<typeof confirmationSchema>;
+
 export const clusterSchema = z.strictObject({
   name: id,
   /** Fence unclean nodes before recovering what ran there. */
@@ -254,6 +275,8 @@ export const clusterSchema = z.strictObject({
   maintenance: z.boolean().optional(),
   defaults: defaultsSchema.optional(),
   heartbeat: heartbeatSchema.optional(),
+  quorum: quorumSchema.optional(),
+  confirmation: confirmationSchema.optional(),
   /** TCP port every agent serves its HTTP API on, at its address on the first ring. */
   agentPort: z.number().int().min(1).max(65535).optional(),
 });
@@ -277,8 +300,19 @@ export const fenceDeviceSchema = z.strictObject({
   /** The nodes this device can fence. */
   nodes: z.array(id).min(1, { error: 'a fence device fences at least one node' }),
   timeout: duration.optional(),
+  /** Unfencing: run `on` with this device when a fenced node rejoins, or on `haven node unfence`. */
+  unfence: z.boolean().optional(),
+  /** After a successful `off`, ask `status` and count the fence only once the device says off. */
+  verify: z.boolean().optional(),
 });
 export type FenceDevice = z.output<typeof fenceDeviceSchema>;
+
+/** A node's fencing levels, tried in order; every device of a level must succeed (src/fencing/topology.ts). */
+export const fenceTopologySchema = z.strictObject({
+  node: id,
+  levels: z.array(z.array(id).min(1, { error: 'a fencing level names at least one device' })).min(1, { error: 'a fencing topology has at least one level' }),
+});
+export type FenceTopology = z.output<typeof fenceTopologySchema>;
 
 export const configSchema = z.strictObject({
   cluster: clusterSchema,
@@ -286,6 +320,7 @@ export const configSchema = z.strictObject({
   nodes: z.array(nodeSchema).min(1, { error: 'a cluster needs at least one node' }),
   controllers: z.array(controllerSchema).optional(),
   fenceDevices: z.array(fenceDeviceSchema).optional(),
+  fenceTopology: z.array(fenceTopologySchema).optional(),
   resources: z.array(resourceSchema).optional(),
   constraints: z.array(constraintSchema).optional(),
 });
@@ -312,6 +347,13 @@ export const DEFAULTS = {
   heartbeatInterval: 50,
   /** Six missed heartbeats; with a 10 ms detector tick a dead node is suspect ≈ 0.31 s after it was last heard. */
   ringTimeout: 300,
+  /** An agent's lease: long enough to ride out a controller restart, short enough to bound self-fencing. */
+  lease: 3000,
+  /** Votes of the controller: with two nodes it is the third voter that breaks the tie. */
+  controllerVotes: 1,
+  /** Distributed confirmation is on, and peers have this long to answer. */
+  confirmation: true,
+  confirmationTimeout: 200,
   /** UDP port of a ring that sets none (Corosync's). */
   ringPort: 5405,
   /** TCP port of an agent's API. */

@@ -44,6 +44,11 @@ export const nodeStatusSchema = z.strictObject({
   fencing: z.boolean().optional(),
   /** The node's agent has reported every configured resource (default true). */
   probed: z.boolean().optional(),
+  /**
+   * Unclean, and its agent's lease may still be held (default false): copies that do not wait
+   * for a fence (requires quorum) still wait for the lease to end, when the agent stops them.
+   */
+  leased: z.boolean().optional(),
 });
 export type NodeStatus = z.output<typeof nodeStatusSchema>;
 

@@ -26,6 +26,51 @@ export const heartbeatSchema = z.strictObject({
 });
 export type Heartbeat = z.output<typeof heartbeatSchema>;
 
+/**
+ * A lease grant: a quorate controller's answer to one heartbeat, sent back to the port it came
+ * from. The agent's lease then runs until the moment it *sent* that heartbeat plus `leaseMs`, on
+ * its own monotonic clock — never later than the controller's view (receipt + leaseMs), whatever
+ * the network delay, so the controller can tell when a silent node's lease has surely ended.
+ */
+export const leaseGrantSchema = z.strictObject({
+  v: z.literal(WIRE_VERSION),
+  kind: z.literal('lease'),
+  cluster: id,
+  node: id,
+  controller: id,
+  /** The granting controller's epoch: an agent ignores a grant older than the epoch it accepted. */
+  epoch: z.number().int().positive(),
+  /** The heartbeat answered: its seq and the incarnation that sent it. */
+  seq: z.number().int().nonnegative(),
+  incarnation: z.number().int().nonnegative(),
+  leaseMs: z.number().int().positive(),
+});
+export type LeaseGrant = z.output<typeof leaseGrantSchema>;
+
+/** One peer as an agent hears it (GET /v1/peers), for distributed confirmation. */
+export const peerViewSchema = z.strictObject({
+  node: id,
+  incarnation: z.number().int().nonnegative().nullable(),
+  rings: z.array(
+    z.strictObject({
+      ring: id,
+      /** up: heard within the ring timeout; down: silent past it; pending: never heard. */
+      link: z.enum(['up', 'down', 'pending']),
+      /** ms since the last heartbeat on this ring; null: never. */
+      silentMs: z.number().nonnegative().nullable(),
+      /** The highest heartbeat seq heard on this ring in the current incarnation; -1: none. */
+      seq: z.number().int().min(-1),
+    }),
+  ),
+});
+export type PeerView = z.output<typeof peerViewSchema>;
+
+export const peersSchema = z.strictObject({
+  node: id,
+  peers: z.array(peerViewSchema),
+});
+export type Peers = z.output<typeof peersSchema>;
+
 /** The operations an agent runs on a resource copy. `probe`: a one-off monitor that expects "not running" too. */
 export const AGENT_OPERATIONS = ['start', 'stop', 'promote', 'demote', 'probe', 'monitor-start', 'monitor-stop'] as const;
 export type AgentOperationKind = (typeof AGENT_OPERATIONS)[number];
@@ -133,7 +178,8 @@ export const agentEventSchema = z.strictObject({
   seq: z.number().int().nonnegative(),
   instance: z.string().min(1),
   primitive: id,
-  operation: z.literal('monitor'),
+  /** monitor: a recurring monitor saw it; self-fence: the agent stopped it when its lease lapsed. */
+  operation: z.enum(['monitor', 'self-fence']),
   intervalMs: z.number().int().nonnegative(),
   rc: z.number().int().min(0).max(255),
   output: z.string(),

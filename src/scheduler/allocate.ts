@@ -94,7 +94,9 @@ export function currentCopies(view: ClusterView, sit: Situation, top: TopView): 
         if (cond === 'failed') cur.failed = true;
         let why: string | undefined;
         if (cond === 'stuck') {
-          why = node.fencing && node.state === 'online'
+          why = node.leased && node.state === 'unclean' && m.policy.requires === 'quorum'
+            ? `${node.name}'s lease has not surely ended: its agent stops ${m.id} when it does, then it is recovered`
+            : node.fencing && node.state === 'online'
             ? `a fence of ${node.name} is under way`
             : node.fencing
             ? `waits for the fence of ${node.name} under way`

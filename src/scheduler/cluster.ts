@@ -26,6 +26,8 @@ export interface NodeView {
   readonly maintenance: boolean;
   readonly fencing: boolean;
   readonly probed: boolean;
+  /** Unclean, and its agent's lease may not have ended yet: what needs quorum may still run there. */
+  readonly leased: boolean;
   readonly attributes: Readonly<Record<string, string | number | boolean>>;
   readonly capacity: Readonly<Record<string, number>>;
 }
@@ -240,6 +242,7 @@ export function buildClusterView(config: Config, status: Status, now: number): C
       maintenance: (n.maintenance ?? false) || (s?.maintenance ?? false),
       fencing: s?.fencing ?? false,
       probed: s?.probed ?? true,
+      leased: s?.leased ?? false,
       attributes: n.attributes ?? {},
       capacity: n.capacity ?? {},
     };
@@ -424,6 +427,16 @@ function policyOf(r: PolicyFields, parent: Policy): Policy {
     managed: parent.managed === false ? false : (r.managed ?? parent.managed),
     priority: r.priority ?? parent.priority,
   };
+}
+
+/** What each primitive requires, with inheritance and defaults; unknown primitives: the cluster default. */
+export function requiresOf(config: Config): (primitive: string) => Requires {
+  const view = buildClusterView(config, { nodes: {} }, 0);
+  const byPrim = new Map<string, Requires>();
+  for (const [id, p] of view.primById) byPrim.set(id, p.policy.requires);
+  const fencing = config.cluster.fencing ?? DEFAULTS.fencing;
+  const fallback: Requires = config.cluster.defaults?.requires ?? (fencing ? 'fencing' : 'quorum');
+  return (primitive) => byPrim.get(primitive) ?? fallback;
 }
 
 /** Effective fail count of a primitive on a node (expired failures excluded); a failed start is fatal. */

@@ -98,10 +98,11 @@ export function assess(view: ClusterView): Situation {
         if (!ACTIVE.has(recorded)) return 'stopped';
         if (fence.has(node.index)) return 'lost';
         // What does not require fencing does not wait for it: with fencing off, or while a fence is
-        // under way, the unclean node is taken as down for it (Pacemaker's semantics).
+        // under way, the unclean node is taken as down for it (Pacemaker's semantics) — once its
+        // lease has ended, so its agent stopped it (Haven's lease; `leased` absent: ended).
         const prim = view.primById.get(baseId(key));
         const requiresFencing = prim === undefined ? view.fencing : prim.policy.requires === 'fencing';
-        if (!requiresFencing && (!view.fencing || node.fencing)) return 'stopped';
+        if (!requiresFencing && (!view.fencing || node.fencing)) return node.leased && prim?.policy.requires === 'quorum' ? 'stuck' : 'stopped';
         return 'stuck';
       }
       case 'online':

@@ -12,7 +12,7 @@ import { pino } from 'pino';
 import { loadConfigFile } from '../../config/load.js';
 import { controllerApp } from '../../controller/api.js';
 import { Controller } from '../../controller/controller.js';
-import { HeartbeatReceiver } from '../../controller/heartbeat-receiver.js';
+import { HeartbeatReceiver } from '../../membership/receiver.js';
 import { ConfigInvalidError, HavenError, UsageError } from '../../errors.js';
 import { DEFAULTS, type Config } from '../../model/config.js';
 import { EmbeddedStore } from '../../store/embedded.js';
@@ -48,8 +48,10 @@ async function runController(opts: ControllerOptions): Promise<void> {
   const logger = pino({ level: opts.logLevel, base: { controller: me.name } }, pino.destination(2));
   const listen = listenAddress(config, me.name, opts.listen);
 
-  const membership = await HeartbeatReceiver.start({ config, controller: me.name, logger });
-  const controller = new Controller({ config, store: new EmbeddedStore(opts.stateDir), membership, logger });
+  // The receiver answers heartbeats with the controller's lease grants once it exists.
+  let controller: Controller | undefined;
+  const membership = await HeartbeatReceiver.start({ config, controller: me.name, logger, grant: (node, epoch) => controller?.grantLease(node, epoch) });
+  controller = new Controller({ config, store: new EmbeddedStore(opts.stateDir), membership, logger });
   await controller.start();
   const app = controllerApp(controller);
   const servers: Server[] = [];

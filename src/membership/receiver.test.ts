@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import { afterEach, describe, it } from 'node:test';
-import { HeartbeatSender } from '../agent/heartbeat-sender.js';
+import { HeartbeatSender } from './sender.js';
 import { HavenError } from '../errors.js';
 import { configSchema, type Config } from '../model/config.js';
-import { HeartbeatReceiver, type ReceiverEvent } from './heartbeat-receiver.js';
+import { HeartbeatReceiver, type ReceiverEvent } from './receiver.js';
 
 const INTERVAL = 50;
 const RING_TIMEOUT = 300;

@@ -2,7 +2,7 @@
 // socket per ring, checks every datagram against the wire format (src/model/wire.ts), feeds the pure
 // Detector (src/detector) with the arrival time on the monotonic clock, ticks it every few ms and
 // turns its events into a small typed event stream (docs/detection.md). The agents' half is
-// src/agent/heartbeat-sender.ts.
+// src/membership/sender.ts.
 //
 // API (for the controller):
 //
@@ -13,6 +13,12 @@
 //   receiver.verdicts(); receiver.report('n1');          // all verdicts; per-ring details
 //   receiver.counts();                                   // datagrams accepted / refused by reason
 //   await receiver.stop();                               // closes sockets and the tick; idempotent
+//
+// With `grant`, every accepted heartbeat may be answered with a lease grant (leaseGrantSchema),
+// sent back to the port it came from: `grant(node)` says whether and with which epoch and length
+// (the controller grants only while it holds quorum). An agent runs one of these too, bound to
+// its own addresses (`node` instead of `controller`), to hear its peers for distributed
+// confirmation; it never grants.
 //
 // Events (`at` is on performance.now()'s clock, like the detector's):
 //   alive      heard on every ring that is not pending (the first heartbeat, or a ring came back)
@@ -36,7 +42,7 @@ import { performance } from 'node:perf_hooks';
 import { Detector, detectorOptions, IMPLICIT_RING, type DetectorEvent, type DetectorOptions, type NodeReport, type RefusalReason, type Verdict, type VerdictKind } from '../detector/index.js';
 import { HavenError } from '../errors.js';
 import { DEFAULTS, type Config } from '../model/config.js';
-import { heartbeatSchema } from '../model/wire.js';
+import { heartbeatSchema, WIRE_VERSION, type LeaseGrant } from '../model/wire.js';
 
 /** The logger calls this module makes; a pino logger fits. */
 export interface ReceiverLogger {
@@ -99,13 +105,19 @@ export interface ReceiverCounts {
   readonly datagrams: number;
   readonly accepted: number;
   readonly refused: Readonly<Record<DatagramRefusal, number>>;
+  /** Lease grants sent. */
+  readonly grants: number;
 }
 
 export interface HeartbeatReceiverOptions {
   /** A validated configuration (src/config/load.ts). */
   readonly config: Config;
   /** This controller's name in `config.controllers`: its addresses are bound. */
-  readonly controller: string;
+  readonly controller?: string;
+  /** Or: this node's name in `config.nodes` (an agent hearing its peers): its addresses are bound. */
+  readonly node?: string;
+  /** Answer an accepted heartbeat from `node` with a lease? undefined: no. */
+  readonly grant?: (node: string, heartbeatEpoch: number) => { readonly epoch: number; readonly leaseMs: number } | undefined;
   /** How often the detector is ticked, in ms. Default 10: a dead node is suspect ≈ ringTimeout + 10 ms after its last heartbeat. */
   readonly tickInterval?: number;
   /** Detector tuning beyond the configuration (adaptive policy, pause guard, recovery hold). */
@@ -126,8 +138,11 @@ type Listener = (event: ReceiverEvent) => void;
 
 export class HeartbeatReceiver {
   readonly cluster: string;
+  /** The controller or node whose addresses are bound. */
   readonly controller: string;
   readonly tickInterval: number;
+  private readonly grant: HeartbeatReceiverOptions['grant'];
+  private grantsSent = 0;
   private readonly detector: Detector;
   private readonly sockets: RingSocket[];
   private readonly log: ReceiverLogger;
@@ -159,6 +174,7 @@ export class HeartbeatReceiver {
     this.detector = detector;
     this.sockets = sockets;
     this.log = options.logger ?? silentLogger;
+    this.grant = options.grant;
     this.sources = new Map();
     if (options.checkSource ?? true) {
       for (const n of config.nodes) {
@@ -175,12 +191,20 @@ export class HeartbeatReceiver {
    * or IO (an address cannot be bound: not on this host, or the port is taken); nothing stays open then.
    */
   static async start(options: HeartbeatReceiverOptions): Promise<HeartbeatReceiver> {
-    const { config, controller } = options;
-    const me = (config.controllers ?? []).find((c) => c.name === controller);
+    const { config } = options;
+    if ((options.controller === undefined) === (options.node === undefined)) throw new HavenError('USAGE', 'a heartbeat receiver binds either a controller or a node');
+    const controller = options.controller ?? options.node!;
+    const me =
+      options.controller !== undefined
+        ? (config.controllers ?? []).find((c) => c.name === controller)
+        : (() => {
+            const n = config.nodes.find((x) => x.name === controller);
+            return n === undefined ? undefined : { name: n.name, addresses: n.addresses ?? {} };
+          })();
     if (me === undefined) {
-      const names = (config.controllers ?? []).map((c) => c.name);
-      throw new HavenError('NOT_FOUND', `controller "${controller}" is not in the configuration`, {
-        hint: names.length === 0 ? 'add a controllers: entry with an address on every ring' : `configured controllers: ${names.join(', ')}`,
+      const names = options.controller !== undefined ? (config.controllers ?? []).map((c) => c.name) : config.nodes.map((n) => n.name);
+      throw new HavenError('NOT_FOUND', `${options.controller !== undefined ? 'controller' : 'node'} "${controller}" is not in the configuration`, {
+        hint: names.length === 0 ? 'add a controllers: entry with an address on every ring' : `configured: ${names.join(', ')}`,
       });
     }
     const tickInterval = options.tickInterval ?? DEFAULT_TICK_INTERVAL;
@@ -256,7 +280,7 @@ export class HeartbeatReceiver {
   }
 
   counts(): ReceiverCounts {
-    return { datagrams: this.datagrams, accepted: this.accepted, refused: { ...this.refused } };
+    return { datagrams: this.datagrams, accepted: this.accepted, refused: { ...this.refused }, grants: this.grantsSent };
   }
 
   /** The bound addresses, per ring. */
@@ -309,9 +333,32 @@ export class HeartbeatReceiver {
     const source = this.sources.get(hb.node)?.get(ring);
     if (source !== undefined && source !== rinfo.address) return this.refuse('wrong-source', ring, from, `node "${hb.node}" is ${source} on ring "${ring}"`, hb.node);
     const result = this.detector.heartbeat({ node: hb.node, ring, seq: hb.seq, incarnation: hb.incarnation, epoch: hb.epoch, sentAt: hb.sentAt, receivedAt });
-    if (result.accepted) this.accepted++;
-    else this.refuse(result.reason, ring, from, `seq ${hb.seq}, incarnation ${hb.incarnation}`, hb.node);
+    if (result.accepted) {
+      this.accepted++;
+      this.dispatch(result.events);
+      this.answer(ring, hb.node, hb.seq, hb.incarnation, hb.epoch, rinfo);
+      return;
+    }
+    this.refuse(result.reason, ring, from, `seq ${hb.seq}, incarnation ${hb.incarnation}`, hb.node);
     this.dispatch(result.events);
+  }
+
+  /** Sends a lease grant for an accepted heartbeat, if the owner grants one now. */
+  private answer(ring: string, node: string, seq: number, incarnation: number, epoch: number, rinfo: dgram.RemoteInfo): void {
+    if (this.grant === undefined) return;
+    const g = this.grant(node, epoch);
+    if (g === undefined) return;
+    const socket = this.sockets.find((s) => s.ring === ring)?.socket;
+    if (socket === undefined) return;
+    const grant: LeaseGrant = { v: WIRE_VERSION, kind: 'lease', cluster: this.cluster, node, controller: this.controller, epoch: g.epoch, seq, incarnation, leaseMs: g.leaseMs };
+    try {
+      socket.send(Buffer.from(JSON.stringify(grant)), rinfo.port, rinfo.address, (error) => {
+        if (error) this.log.debug({ ring, node, err: error.message }, 'lease grant not sent');
+      });
+      this.grantsSent++;
+    } catch (error) {
+      this.log.debug({ ring, node, err: String(error) }, 'lease grant not sent');
+    }
   }
 
   private refuse(reason: DatagramRefusal, ring: string, from: string, detail: string, node?: string): void {

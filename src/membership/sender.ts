@@ -1,12 +1,13 @@
 // The agent's half of failure detection: every `interval`, one heartbeat datagram per ring to every
 // controller's address on that ring (docs/detection.md). The controller's half is
-// src/controller/heartbeat-receiver.ts; the wire format is `heartbeatSchema` in src/model/wire.ts.
+// src/membership/receiver.ts; the wire format is `heartbeatSchema` in src/model/wire.ts.
 //
 // API (for the agent daemon):
 //
 //   const sender = await HeartbeatSender.start({ config, node: 'n1', epoch: () => agent.epoch, logger });
 //   sender.counts();          // { sent, failed, skipped, slot } for status pages
 //   sender.stopRing('r2');    // stop sending on one ring only (diagnostics, tests)
+//   onGrant: (grant, sentAt) => lease.renew(...)   // lease grants from quorate controllers
 //   await sender.stop();      // closes every socket; idempotent
 //
 // - One UDP socket per ring, bound to the node's own address on that ring (nodes[].addresses), so
@@ -18,6 +19,12 @@
 // - incarnation defaults to the wall-clock time the sender started (ms), so a restarted agent has a
 //   larger one; pass the agent's own start time to share it with the agent's other messages.
 // - epoch is read through the getter at every send: the highest controller epoch the agent accepted.
+// - With `peers`, every other node with an address on the ring gets the heartbeat too (at the
+//   ring's port), so peers can confirm a node the controller lost (docs/safety.md).
+// - A controller answers a heartbeat with a lease grant (leaseGrantSchema) to the socket it came
+//   from; `onGrant` gets it with the monotonic time that heartbeat was sent, which is where the
+//   lease starts. A grant that does not parse, names another node or incarnation, or answers a
+//   slot not sent (or too old to remember) is refused and counted.
 // - Sending never throws: a send error (a ring that is down: ENETUNREACH, EPERM from a firewall)
 //   is counted and logged at debug, once per ring until that ring sends again.
 
@@ -27,7 +34,7 @@ import { performance } from 'node:perf_hooks';
 import { IMPLICIT_RING } from '../detector/index.js';
 import { HavenError } from '../errors.js';
 import { DEFAULTS, type Config } from '../model/config.js';
-import { WIRE_VERSION, type Heartbeat } from '../model/wire.js';
+import { leaseGrantSchema, WIRE_VERSION, type Heartbeat, type LeaseGrant } from '../model/wire.js';
 
 /** The logger calls this module makes; a pino logger fits. */
 export interface HeartbeatLogger {
@@ -50,6 +57,10 @@ export interface HeartbeatSenderOptions {
   readonly incarnation?: number;
   /** Overrides cluster.heartbeat.interval (ms). */
   readonly interval?: number;
+  /** Send to every peer node on each ring too (distributed confirmation). Default false. */
+  readonly peers?: boolean;
+  /** A lease grant answered one of our heartbeats, sent at `sentAt` (performance.now()). */
+  readonly onGrant?: (grant: LeaseGrant, sentAt: number) => void;
   readonly logger?: HeartbeatLogger;
 }
 
@@ -62,10 +73,18 @@ export interface SenderCounts {
   readonly skipped: number;
   /** The last slot (seq) sent; -1 before the first. */
   readonly slot: number;
+  /** Lease grants taken, and datagrams refused as grants. */
+  readonly grants: number;
+  readonly grantsRefused: number;
 }
 
+/** Slots whose send time is remembered, to date a grant: a grant later than this is useless anyway. */
+const SLOT_MEMORY = 256;
+const MAX_GRANT_BYTES = 1024;
+
 interface Target {
-  readonly controller: string;
+  /** The controller or peer node it goes to. */
+  readonly name: string;
   readonly address: string;
   readonly port: number;
 }
@@ -94,7 +113,12 @@ export class HeartbeatSender {
   private sent = 0;
   private failed = 0;
   private skipped = 0;
+  private grants = 0;
+  private grantsRefused = 0;
   private stopped = false;
+  /** slot → performance.now() when it was sent. */
+  private readonly sentAtBySlot = new Map<number, number>();
+  private readonly onGrant: ((grant: LeaseGrant, sentAt: number) => void) | undefined;
 
   private constructor(options: HeartbeatSenderOptions, interval: number, rings: RingSender[]) {
     this.node = options.node;
@@ -104,6 +128,7 @@ export class HeartbeatSender {
     this.rings = rings;
     this.epoch = options.epoch;
     this.log = options.logger ?? silentLogger;
+    this.onGrant = options.onGrant;
     this.startedAt = performance.now();
   }
 
@@ -135,10 +160,17 @@ export class HeartbeatSender {
             if (bind === undefined) {
               throw new HavenError('CONFIG_INVALID', `node "${node}" has no address on ring "${r.name}"`, { hint: 'every node needs an address on every ring' });
             }
-            const targets = controllers.flatMap((c) => {
+            const port = r.port ?? DEFAULTS.ringPort;
+            const targets: Target[] = controllers.flatMap((c) => {
               const address = c.addresses[r.name];
-              return address === undefined ? [] : [{ controller: c.name, address, port: r.port ?? DEFAULTS.ringPort }];
+              return address === undefined ? [] : [{ name: c.name, address, port }];
             });
+            if (options.peers === true) {
+              for (const peer of config.nodes) {
+                const address = peer.addresses?.[r.name];
+                if (peer.name !== node && address !== undefined) targets.push({ name: peer.name, address, port });
+              }
+            }
             return { ring: r.name, bind: bind as string | undefined, targets };
           })
         : [
@@ -147,7 +179,7 @@ export class HeartbeatSender {
               bind: undefined,
               targets: controllers.flatMap((c) => {
                 const address = Object.values(c.addresses)[0];
-                return address === undefined ? [] : [{ controller: c.name, address, port: DEFAULTS.ringPort }];
+                return address === undefined ? [] : [{ name: c.name, address, port: DEFAULTS.ringPort }];
               }),
             },
           ];
@@ -168,6 +200,7 @@ export class HeartbeatSender {
     for (const r of rings) {
       // A send error is also reported here on some platforms; never let it crash the agent.
       r.socket.on('error', (error) => sender.log.debug({ node, ring: r.ring, err: error.message }, 'heartbeat socket error'));
+      r.socket.on('message', (msg) => sender.onDatagram(r.ring, msg));
       if (r.targets.length === 0) sender.log.warn({ node, ring: r.ring }, 'no controller has an address on this ring: nothing is sent there');
     }
     sender.log.info(
@@ -179,7 +212,7 @@ export class HeartbeatSender {
   }
 
   counts(): SenderCounts {
-    return { sent: this.sent, failed: this.failed, skipped: this.skipped, slot: this.lastSlot };
+    return { sent: this.sent, failed: this.failed, skipped: this.skipped, slot: this.lastSlot, grants: this.grants, grantsRefused: this.grantsRefused };
   }
 
   /** Stops sending on one ring (closes its socket); the others go on. Unknown ring: NOT_FOUND. */
@@ -244,6 +277,8 @@ export class HeartbeatSender {
     }
     this.lastEpoch = epoch;
     const sentAt = Date.now();
+    this.sentAtBySlot.set(slot, performance.now());
+    this.sentAtBySlot.delete(slot - SLOT_MEMORY);
     for (const r of this.rings) {
       if (!r.open) continue;
       const message: Heartbeat = { v: WIRE_VERSION, cluster: this.cluster, node: this.node, ring: r.ring, seq: slot, incarnation: this.incarnation, epoch, sentAt };
@@ -255,6 +290,35 @@ export class HeartbeatSender {
           this.sendDone(r, t, error instanceof Error ? error : new Error(String(error)));
         }
       }
+    }
+  }
+
+  /** A datagram on a ring socket: only a lease grant answering one of our heartbeats is taken. */
+  private onDatagram(ring: string, msg: Buffer): void {
+    if (this.stopped) return;
+    const refuse = (why: string): void => {
+      this.grantsRefused++;
+      this.log.debug({ node: this.node, ring, why }, 'lease grant refused');
+    };
+    if (msg.length > MAX_GRANT_BYTES) return refuse(`${msg.length} bytes`);
+    let data: unknown;
+    try {
+      data = JSON.parse(msg.toString('utf8'));
+    } catch {
+      return refuse('not JSON');
+    }
+    const parsed = leaseGrantSchema.safeParse(data);
+    if (!parsed.success) return refuse(`not a lease grant: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+    const g = parsed.data;
+    if (g.cluster !== this.cluster || g.node !== this.node) return refuse(`for ${g.cluster}/${g.node}`);
+    if (g.incarnation !== this.incarnation) return refuse(`for incarnation ${g.incarnation}`);
+    const sentAt = this.sentAtBySlot.get(g.seq);
+    if (sentAt === undefined) return refuse(`answers slot ${g.seq}, not sent or too old`);
+    this.grants++;
+    try {
+      this.onGrant?.(g, sentAt);
+    } catch (error) {
+      this.log.warn({ node: this.node, err: String(error) }, 'lease grant listener threw');
     }
   }
 
@@ -270,7 +334,7 @@ export class HeartbeatSender {
     this.failed++;
     if (!r.failing && r.open) {
       r.failing = true;
-      this.log.debug({ node: this.node, ring: r.ring, controller: t.controller, to: `${t.address}:${t.port}`, err: error.message }, 'heartbeat send failed');
+      this.log.debug({ node: this.node, ring: r.ring, to: t.name, address: `${t.address}:${t.port}`, err: error.message }, 'heartbeat send failed');
     }
   }
 }
