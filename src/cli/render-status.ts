@@ -15,11 +15,22 @@ function ago(now: number, then: number): string {
 export function renderStatus(s: ControllerSnapshot): string {
   const out: string[] = [];
   out.push(`cluster ${s.cluster} · controller epoch ${s.epoch} · ${s.phase} · ${time(s.now)}`);
+  const q = s.quorum;
+  out.push(
+    `quorum: ${q.quorate ? 'yes' : 'NO'} · hears ${q.heard} of ${q.total} votes · lease ${formatDuration(q.leaseMs)}${q.quorate ? '' : ' · not acting; agents apply the no-quorum policy when their leases lapse'}`,
+  );
   out.push('');
   out.push('nodes:');
   const width = Math.max(4, ...s.nodes.map((n) => n.name.length));
   for (const n of s.nodes) {
-    const flags = [n.standby ? 'standby' : '', n.maintenance ? 'maintenance' : '', n.fencing ? 'fencing' : '', n.state === 'online' && !n.probed ? 'probing' : ''].filter(Boolean);
+    const flags = [
+      n.standby ? 'standby' : '',
+      n.maintenance ? 'maintenance' : '',
+      n.fencing ? 'fencing' : '',
+      n.isolated ? `isolated: peers hear it, the controller does not; lease ${n.leaseEndsInMs > 0 ? `ends within ${formatDuration(n.leaseEndsInMs)}` : 'ended'}` : '',
+      n.state === 'unclean' && n.leaseEndsInMs > 0 ? `lease may be held ${formatDuration(n.leaseEndsInMs)} more` : '',
+      n.state === 'online' && !n.probed ? 'probing' : '',
+    ].filter(Boolean);
     out.push(`  ${n.name.padEnd(width)}  ${n.state.padEnd(8)}${flags.length ? ` [${flags.join(', ')}]` : ''}  ${n.reason} (${ago(s.now, n.since)})`);
   }
   out.push('');

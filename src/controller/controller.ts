@@ -114,6 +114,8 @@ export class Controller {
   /** No node holds a lease of an earlier controller past this (monotonic). */
   private leaseFloor = 0;
   private leaseTimer: NodeJS.Timeout | undefined;
+  /** When quorum came back after a loss (monotonic): the cycle waits for the rest to be heard. */
+  private quorumBackAt = -Infinity;
   private readonly confirming = new Set<string>();
   private readonly recheckTimers = new Map<string, NodeJS.Timeout>();
   plan: PlanState | undefined;
@@ -162,11 +164,10 @@ export class Controller {
     }
     this.phase = 'settling';
     this.tallyQuorum();
-    const ringTimeout = this.config.cluster.heartbeat?.ringTimeout ?? DEFAULTS.ringTimeout;
     this.settleTimer = setTimeout(() => {
       this.settleDeadlinePassed = true;
       this.wake();
-    }, this.opts.settleMs ?? ringTimeout * 2 + 100);
+    }, this.settleMs());
     this.loopDone = this.loop();
   }
 
@@ -265,12 +266,17 @@ export class Controller {
     this.quorate = quorate;
     const tally = `hears ${heard} of ${total} votes (${[...voters, ...(controllerVotes > 0 ? [`controller ×${controllerVotes}`] : [])].join(', ') || 'none'})`;
     if (quorate) {
+      if (this.phase === 'running') this.quorumBackAt = this.monotonic();
       this.event('quorum', `quorum: ${tally}; acting and granting leases`);
       this.wake();
     } else {
       this.event('quorum', `no quorum: ${tally}, needs more than ${Math.floor(total / 2)}; not acting, granting no leases: agents apply no-quorum policy ${this.config.cluster.noQuorumPolicy ?? DEFAULTS.noQuorumPolicy} within ${this.leaseMs} ms`);
       this.current?.abort(new Error('quorum lost'));
     }
+  }
+
+  private settleMs(): number {
+    return this.opts.settleMs ?? (this.config.cluster.heartbeat?.ringTimeout ?? DEFAULTS.ringTimeout) * 2 + 100;
   }
 
   private confirmationOn(): boolean {
@@ -307,6 +313,8 @@ export class Controller {
       if (this.phase === 'stopping' || this.phase === 'stopped') return;
       // Heard again while the peers were asked: nothing to decide.
       if (this.opts.membership.report(node)?.verdict.kind !== 'suspect') return;
+      // Quorum lost meanwhile (the controller, not the node, may be the one cut off): decide nothing now.
+      if (!this.quorate) return this.recheck(node, reason);
       const hearers: string[] = [];
       const deaf: string[] = [];
       const silent: string[] = [];
@@ -329,6 +337,11 @@ export class Controller {
         this.recheck(node, reason);
         return;
       }
+      if (deaf.length === 0 && silent.length > 0) {
+        // No peer could be asked: the controller cannot tell a dead node from its own broken paths.
+        this.event('confirm', `${node} lost, but no peer answered (${silent.join(', ')}): not taken as unclean yet; asking again`, { node });
+        return this.recheck(node, reason);
+      }
       const why = `${reason}; ${deaf.length > 0 ? `peers ${deaf.join(', ')} do not hear it either` : 'no peer to confirm with'}${silent.length > 0 ? ` (no answer from ${silent.join(', ')})` : ''}`;
       if (this.observed.silent(node, now, why)) this.lost(node, why);
     } finally {
@@ -342,7 +355,7 @@ export class Controller {
     const t = setTimeout(() => {
       this.recheckTimers.delete(node);
       if (this.phase === 'stopping' || this.phase === 'stopped') return;
-      if (this.opts.membership.report(node)?.verdict.kind !== 'suspect' || !this.observed.node(node)?.isolated) return;
+      if (this.opts.membership.report(node)?.verdict.kind !== 'suspect' || this.observed.node(node)?.state !== 'online') return;
       if (!this.quorate) return this.recheck(node, reason);
       void this.confirmLoss(node, reason);
     }, Math.max(20, Math.floor(ringTimeout / 2)));
@@ -564,6 +577,13 @@ export class Controller {
     // Without quorum, or with a newer controller leading, nothing is decided: the agents' leases
     // lapse and they apply the no-quorum policy themselves. A regained quorum wakes the loop.
     if (!this.quorate || this.phase === 'superseded') return;
+    // Quorum just came back (the controller was the one cut off?): give the others the time a
+    // start gets to be heard, so that none is fenced for having been a few ms slower.
+    const hold = this.quorumBackAt + this.settleMs() - this.monotonic();
+    if (hold > 0) {
+      setTimeout(() => this.wake(), Math.ceil(hold) + 1).unref?.();
+      return;
+    }
     const now = this.clock();
     this.expireConstraints(now);
     this.releaseRestarts();
@@ -750,7 +770,8 @@ export class Controller {
 
   /** Writes the record and the new events, coalescing bursts; one write at a time. */
   private persist(): void {
-    if (this.persistQueued) return;
+    // A superseded controller never writes again: its record would overwrite the new leader's.
+    if (this.persistQueued || this.phase === 'superseded') return;
     this.persistQueued = true;
     this.persisting = this.persisting.then(async () => {
       this.persistQueued = false;

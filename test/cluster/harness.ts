@@ -21,6 +21,8 @@ export interface ClusterOptions {
   readonly resources: unknown[];
   readonly constraints?: unknown[];
   readonly cluster?: Record<string, unknown>;
+  /** How many controllers the configuration names (c1, c2, …); default 1. They share one state dir. */
+  readonly controllers?: number;
 }
 
 export class LoopbackCluster {
@@ -28,7 +30,7 @@ export class LoopbackCluster {
   readonly configPath: string;
   readonly nodes: string[];
   readonly apiPort: number;
-  private controller: ChildProcess | undefined;
+  private readonly controllers = new Map<string, ChildProcess>();
   private readonly agents = new Map<string, ChildProcess>();
   private readonly octet: number;
 
@@ -46,7 +48,7 @@ export class LoopbackCluster {
         { name: 'r1', port: base + 3 },
       ],
       nodes: this.nodes.map((n, i) => ({ name: n, addresses: { r0: this.addr(0, i + 2), r1: this.addr(1, i + 2) } })),
-      controllers: [{ name: 'c1', addresses: { r0: this.addr(0, 1), r1: this.addr(1, 1) }, apiPort: base }],
+      controllers: Array.from({ length: opts.controllers ?? 1 }, (_, i) => ({ name: `c${i + 1}`, addresses: { r0: this.controllerAddr(0, i), r1: this.controllerAddr(1, i) }, apiPort: base + (i === 0 ? 0 : 10 + i) })),
       resources: opts.resources,
       ...(opts.constraints ? { constraints: opts.constraints } : {}),
     };
@@ -58,14 +60,30 @@ export class LoopbackCluster {
     return `127.${100 + ring}.${this.octet}.${host}`;
   }
 
+  /** Controller i (0-based): c1 at .1, the others at .240, .241, … */
+  private controllerAddr(ring: number, i: number): string {
+    return this.addr(ring, i === 0 ? 1 : 239 + i);
+  }
+
+  private controllerUrl(name: string): string {
+    const i = Number(name.slice(1)) - 1;
+    return `http://${this.controllerAddr(0, i)}:${this.apiPort + (i === 0 ? 0 : 10 + i)}`;
+  }
+
   async start(): Promise<void> {
     this.startController();
     for (const n of this.nodes) this.startAgent(n);
     await this.waitFor('every node online and the plan idle', (s) => s.phase === 'running' && s.nodes.every((n) => n.state === 'online' && n.probed) && s.plan === null, 20_000);
   }
 
-  startController(): void {
-    this.controller = this.spawn('controller', ['controller', '--config', this.configPath, '--state-dir', join(this.dir, 'controller'), '--log-level', 'warn']);
+  startController(name = 'c1'): void {
+    const log = name === 'c1' ? 'controller' : `controller-${name}`;
+    this.controllers.set(name, this.spawn(log, ['controller', '--config', this.configPath, '--name', name, '--state-dir', join(this.dir, 'controller'), '--log-level', 'warn']));
+  }
+
+  /** Sends a signal to a controller (SIGSTOP / SIGCONT to pause and wake it). */
+  signalController(name: string, signal: NodeJS.Signals): void {
+    this.controllers.get(name)?.kill(signal);
   }
 
   startAgent(node: string): void {
@@ -82,9 +100,11 @@ export class LoopbackCluster {
     return child;
   }
 
-  async stopController(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-    await stopChild(this.controller, signal);
-    this.controller = undefined;
+  async stopController(signal: NodeJS.Signals = 'SIGTERM', name = 'c1'): Promise<void> {
+    const child = this.controllers.get(name);
+    if (signal !== 'SIGCONT') child?.kill('SIGCONT'); // a paused one must run to die of SIGTERM
+    await stopChild(child, signal);
+    this.controllers.delete(name);
   }
 
   async stopAgent(node: string, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
@@ -92,32 +112,39 @@ export class LoopbackCluster {
     this.agents.delete(node);
   }
 
-  async status(): Promise<ControllerSnapshot> {
-    return (await this.get('/v1/status')) as ControllerSnapshot;
+  async status(controller = 'c1'): Promise<ControllerSnapshot> {
+    return (await this.get('/v1/status', controller)) as ControllerSnapshot;
   }
 
-  async events(): Promise<ControllerEvent[]> {
-    return (await this.get('/v1/events?since=0&limit=10000')) as ControllerEvent[];
+  async events(controller = 'c1'): Promise<ControllerEvent[]> {
+    return (await this.get('/v1/events?since=0&limit=10000', controller)) as ControllerEvent[];
   }
 
-  async post(path: string, body: unknown): Promise<{ status: number; body: unknown }> {
-    const res = await fetch(`http://${this.addr(0, 1)}:${this.apiPort}${path}`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+  async post(path: string, body: unknown, controller = 'c1'): Promise<{ status: number; body: unknown }> {
+    const res = await fetch(`${this.controllerUrl(controller)}${path}`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
     return { status: res.status, body: await res.json() };
   }
 
-  private async get(path: string): Promise<unknown> {
-    const res = await fetch(`http://${this.addr(0, 1)}:${this.apiPort}${path}`, { signal: AbortSignal.timeout(5000) });
+  /** POSTs straight to a node's agent API (as a controller would). */
+  async agentPost(node: string, path: string, body: unknown): Promise<{ status: number; body: unknown }> {
+    const i = this.nodes.indexOf(node);
+    const res = await fetch(`http://${this.addr(0, i + 2)}:${this.apiPort + 1}${path}`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+    return { status: res.status, body: await res.json() };
+  }
+
+  private async get(path: string, controller = 'c1'): Promise<unknown> {
+    const res = await fetch(`${this.controllerUrl(controller)}${path}`, { signal: AbortSignal.timeout(5000) });
     return res.json();
   }
 
-  /** Polls the controller's status until `ok` holds; throws with the last status otherwise. */
-  async waitFor(what: string, ok: (s: ControllerSnapshot) => boolean, timeoutMs = 15_000): Promise<ControllerSnapshot> {
+  /** Polls a controller's status until `ok` holds; throws with the last status otherwise. */
+  async waitFor(what: string, ok: (s: ControllerSnapshot) => boolean, timeoutMs = 15_000, controller = 'c1'): Promise<ControllerSnapshot> {
     const deadline = Date.now() + timeoutMs;
     let last: ControllerSnapshot | undefined;
     let lastErr: unknown;
     while (Date.now() < deadline) {
       try {
-        last = await this.status();
+        last = await this.status(controller);
         if (ok(last)) return last;
       } catch (err) {
         lastErr = err;
@@ -154,7 +181,7 @@ export class LoopbackCluster {
 
   /** Stops every daemon, then every service the agents started (their process groups). */
   async close(): Promise<void> {
-    await this.stopController();
+    for (const name of [...this.controllers.keys()]) await this.stopController('SIGTERM', name);
     for (const n of [...this.agents.keys()]) await this.stopAgent(n);
     const agentsDir = join(this.dir, 'agents');
     if (existsSync(agentsDir)) {
