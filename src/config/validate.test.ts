@@ -598,3 +598,52 @@ describe('validateConfig: all at once', () => {
     );
   });
 });
+
+describe('validateConfig: fencing topology', () => {
+  /** Lines 10–13: two devices; tests append the topology from line 14. */
+  const DEVICES = [
+    'fenceDevices:',
+    '  - { id: ipmi-n1, agent: fence_ipmilan, nodes: [n1], params: { ip: 10.9.0.1, username: admin, password: pw, lanplus: 0 } }',
+    '  - { id: pdu, agent: fence_apc, nodes: [n1, n2] }',
+    '  - { id: scsi, agent: fence_scsi, nodes: [n1, n2, n3], unfence: true, verify: false }',
+  ];
+  const withTopology = (...lines: string[]): string => doc(...HEAD, ...DEVICES, 'fenceTopology:', ...lines);
+
+  it('accepts levels of configured devices that fence the node', () => {
+    const r = parseConfig(withTopology('  - { node: n1, levels: [[ipmi-n1], [pdu, scsi]] }', '  - { node: n2, levels: [[pdu]] }'), 'c.yaml');
+    assert.equal(r.ok, true, r.ok ? '' : formatConfigErrors(r.errors));
+  });
+
+  it('refuses a level naming a device that is not configured, with the closest name', () => {
+    expectOnly(withTopology('  - { node: n1, levels: [[ipmi-n2]] }'), '15:27', 'level 1 of n1 names fence device "ipmi-n2", which is not configured', 'did you mean "ipmi-n1"?');
+  });
+
+  it('refuses a device that does not fence the node', () => {
+    expectOnly(withTopology('  - { node: n2, levels: [[pdu], [ipmi-n1]] }'), '15:34', 'fence device "ipmi-n1" does not fence node "n2" (its nodes: n1)', 'add n2 to the device');
+  });
+
+  it('refuses a topology for an unknown node', () => {
+    expectOnly(withTopology('  - { node: n9, levels: [[pdu]] }'), '15:13', 'fencing topology for node "n9", which is not configured');
+  });
+
+  it('refuses two topologies for one node', () => {
+    const e = expectOnly(withTopology('  - { node: n1, levels: [[pdu]] }', '  - { node: n1, levels: [[ipmi-n1]] }'), '16:13', 'node "n1" has two fencing topologies');
+    assert.ok(e.hint?.includes('first defined at line 15:13'), e.hint);
+  });
+
+  it('refuses a device twice in one level, and empty levels', () => {
+    expectOnly(withTopology('  - { node: n1, levels: [[pdu, pdu]] }'), '15:32', 'fence device "pdu" is named twice in level 1 of n1');
+    expectOnly(withTopology('  - { node: n1, levels: [[]] }'), '15:26', 'a fencing level names at least one device');
+    expectOnly(withTopology('  - { node: n1, levels: [] }'), '15:25', 'a fencing topology has at least one level');
+  });
+
+  it('refuses params Haven sets itself, and line breaks, without quoting the value', () => {
+    const errors = errorsOf(
+      doc(...HEAD, 'fenceDevices:', '  - id: d', '    agent: fence_ipmilan', '    nodes: [n1]', '    params:', '      plug: n1', '      password: "secret\\naction=on"'),
+    );
+    expectError(errors, '15:13', 'fence device "d" sets "plug", which Haven sets for each run');
+    const e = expectError(errors, '16:17', 'the value of password of fence device "d" holds a line break');
+    assert.doesNotMatch(formatConfigErrors(errors), /secret/);
+    assert.ok(e);
+  });
+});

@@ -66,6 +66,8 @@ export function validateConfig(config: Config): Problem[] {
   checkHeartbeat(config, problems);
   checkControllers(config, problems);
   checkFenceDevices(config, problems);
+  checkFenceTopology(config, problems);
+  checkFenceParams(config, problems);
   checkResources(config, index, problems);
   const constraints = config.constraints ?? [];
   constraints.forEach((c, i) => {
@@ -293,6 +295,55 @@ function checkQuorum(config: Config, problems: Problem[]): void {
       hint: `make it at least ${formatDuration(least)}; the default ${formatDuration(DEFAULTS.lease)} rides out a controller restart`,
     });
   }
+}
+
+/**
+ * Params reach the agent as `key=value` lines on stdin: no line breaks, no `=` in a key, and not
+ * the keys Haven sets itself for each run. Values are never quoted in a message (they may be secrets).
+ */
+function checkFenceParams(config: Config, problems: Problem[]): void {
+  const reserved = ['action', 'option', 'plug', 'port', 'nodename'];
+  (config.fenceDevices ?? []).forEach((d, i) => {
+    for (const [k, v] of Object.entries(d.params ?? {})) {
+      const at: Path = ['fenceDevices', i, 'params', k];
+      if (reserved.includes(k)) problems.push({ path: at, message: `fence device "${d.id}" sets "${k}", which Haven sets for each run`, hint: 'remove it: the action and the node (plug) come from the fence request' });
+      else if (/[=\s]/.test(k)) problems.push({ path: at, message: `fence device "${d.id}" has a param name with "=" or a space: "${k}"` });
+      else if (/[\r\n]/.test(String(v))) problems.push({ path: at, message: `the value of ${k} of fence device "${d.id}" holds a line break`, hint: 'fence agents read one key=value a line' });
+    }
+  });
+}
+
+/**
+ * A topology names configured nodes, each once; its levels name configured devices that fence
+ * that node, each device at most once per level.
+ */
+function checkFenceTopology(config: Config, problems: Problem[]): void {
+  const nodes = config.nodes.map((n) => n.name);
+  const devices = config.fenceDevices ?? [];
+  const ids = devices.map((d) => d.id);
+  const seen = new Map<string, number>();
+  (config.fenceTopology ?? []).forEach((t, i) => {
+    const base: Path = ['fenceTopology', i];
+    if (!nodes.includes(t.node)) {
+      problems.push({ path: [...base, 'node'], message: `fencing topology for node "${t.node}", which is not configured`, hint: suggestion(t.node, nodes, 'configured nodes') });
+    }
+    const first = seen.get(t.node);
+    if (first !== undefined) {
+      problems.push({ path: [...base, 'node'], message: `node "${t.node}" has two fencing topologies`, hint: 'give it one entry with all its levels', related: { path: ['fenceTopology', first, 'node'], label: 'first defined' } });
+    } else seen.set(t.node, i);
+    t.levels.forEach((level, l) => {
+      level.forEach((id, j) => {
+        const at: Path = [...base, 'levels', l, j];
+        const d = devices.find((x) => x.id === id);
+        if (d === undefined) {
+          problems.push({ path: at, message: `level ${l + 1} of ${t.node} names fence device "${id}", which is not configured`, hint: suggestion(id, ids, 'fence devices') });
+        } else if (nodes.includes(t.node) && !d.nodes.includes(t.node)) {
+          problems.push({ path: at, message: `fence device "${id}" does not fence node "${t.node}" (its nodes: ${d.nodes.join(', ')})`, hint: `add ${t.node} to the device's nodes, or take it out of this level` });
+        }
+        if (level.indexOf(id) !== j) problems.push({ path: at, message: `fence device "${id}" is named twice in level ${l + 1} of ${t.node}` });
+      });
+    });
+  });
 }
 
 /** A ring timeout must outlast a lost heartbeat or two, or every ring would flap (docs/detection.md). */

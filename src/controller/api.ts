@@ -27,6 +27,10 @@ const banBody = z.strictObject({ node: id, lifetime });
 const cleanupBody = z.strictObject({ node: id.optional() });
 const emptyBody = z.strictObject({});
 const nodeBody = z.strictObject({ on: z.boolean().optional() });
+/** Who asked, as the CLI reports it (its user name): recorded in the fence history, not trusted for anything. */
+const user = z.string().min(1).max(64).regex(/^[^\n\r]*$/).optional();
+const fenceBody = z.strictObject({ action: z.enum(['off', 'reboot']).optional(), reason: z.string().max(500).optional(), user });
+const unfenceBody = z.strictObject({ user });
 
 export function controllerApp(controller: Controller): Hono {
   const app = new Hono();
@@ -68,6 +72,21 @@ export function controllerApp(controller: Controller): Hono {
     await body(c, emptyBody);
     controller.restart(c.req.param('id'));
     return c.json({ restarting: c.req.param('id') });
+  });
+  app.get('/v1/fence/history', async (c) => {
+    const node = c.req.query('node');
+    if (node !== undefined && !id.safeParse(node).success) throw new HavenError('USAGE', `node=${node} is not a node name`);
+    const limit = intQuery(c.req.query('limit'), 1000, 'limit');
+    return c.json(await controller.fencing.history({ ...(node === undefined ? {} : { node }), limit: Math.min(limit, 10_000) }));
+  });
+  app.post('/v1/nodes/:name/fence', async (c) => {
+    const b = await body(c, fenceBody);
+    const by = b.user === undefined ? 'operator' : `operator ${b.user}`;
+    return c.json(await controller.fenceByOperator(c.req.param('name'), b.action ?? 'off', b.reason ?? 'asked by the operator', by));
+  });
+  app.post('/v1/nodes/:name/unfence', async (c) => {
+    const b = await body(c, unfenceBody);
+    return c.json(await controller.unfenceByOperator(c.req.param('name'), b.user === undefined ? 'operator' : `operator ${b.user}`));
   });
   app.post('/v1/nodes/:name/:what', async (c) => {
     const b = await body(c, nodeBody);

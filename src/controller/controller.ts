@@ -28,7 +28,8 @@
 import type { Logger } from 'pino';
 import type { NodeReport } from '../detector/index.js';
 import { HavenError } from '../errors.js';
-import { fenceNode } from '../fencing/fencer.js';
+import { FencingService } from '../fencing/service.js';
+import type { FenceOutcome } from '../fencing/topology.js';
 import { DEFAULTS, type Config, type Constraint, type Primitive, type Requires, type Resource, type TargetRole } from '../model/config.js';
 import type { Action, Plan } from '../model/plan.js';
 import type { Status } from '../model/status.js';
@@ -81,6 +82,8 @@ export class Controller {
   private readonly store: Store;
   private readonly log: Logger;
   private readonly agents: AgentClient;
+  /** Fences and unfences through the topology, recording every attempt in the fence history. */
+  readonly fencing: FencingService;
   private readonly clock: () => number;
   private readonly parallelism: number;
   private readonly primitives = new Map<string, Primitive>();
@@ -127,6 +130,14 @@ export class Controller {
     this.store = opts.store;
     this.log = opts.logger;
     this.agents = new AgentClient(opts.config);
+    this.fencing = new FencingService({
+      config: opts.config,
+      store: opts.store,
+      epoch: () => this.epoch,
+      defaultTimeoutMs: opts.config.cluster.defaults?.operationTimeout ?? DEFAULTS.operationTimeout,
+      ...(opts.clock ? { clock: opts.clock } : {}),
+      onRecordError: (err) => this.log.error({ err }, 'cannot record a fence attempt in the fence history'),
+    });
     this.clock = opts.clock ?? Date.now;
     this.parallelism = opts.parallelism ?? 32;
     this.startedAt = this.clock();
@@ -146,6 +157,7 @@ export class Controller {
     this.leaseFloor = this.monotonic() + this.leaseMs;
     this.operatorConstraints = [...(record?.operatorConstraints ?? [])];
     this.eventSeq = await this.store.lastSeq();
+    await this.fencing.load();
     this.observed = new Observed(
       this.config.nodes.map((n) => n.name),
       this.clock(),
@@ -666,17 +678,43 @@ export class Controller {
 
   private async fence(node: string, signal: AbortSignal): Promise<ActionOutcome> {
     this.observed.fenceStarted(node);
-    this.event('fence', `fencing ${node}: ${this.observed.node(node)?.reason ?? ''}`, { node });
-    const timeout = this.config.cluster.defaults?.operationTimeout ?? DEFAULTS.operationTimeout;
-    const r = await fenceNode(this.config.fenceDevices ?? [], node, timeout, signal);
-    const now = this.clock();
-    this.observed.fenceDone(node, r.ok, now, r.ok ? `fenced by ${r.device} in ${Math.round(r.durationMs)} ms` : `fence failed: ${r.output}`);
-    this.event(r.ok ? 'fenced' : 'fence-failed', r.ok ? `${node} fenced by ${r.device} in ${Math.round(r.durationMs)} ms` : `fencing ${node} failed (${r.device || 'no device'}, rc ${r.rc}): ${r.output}`, { node });
+    const reason = this.observed.node(node)?.reason ?? '';
+    this.event('fence', `fencing ${node}: ${reason}`, { node });
+    const r = await this.fencing.fence(node, 'off', { requestedBy: 'controller', reason, signal });
+    this.observed.fenceDone(node, r.ok, this.clock(), r.ok ? `fenced by ${describeFence(r)}` : `fence failed: ${r.why}`);
+    this.event(r.ok ? 'fenced' : 'fence-failed', r.ok ? `${node} fenced by ${describeFence(r)}` : `fencing ${node} failed: ${r.why}`, { node });
     this.persist();
-    return r.ok ? { ok: true } : { ok: false, why: `fence of ${node} failed: ${r.output}` };
+    return r.ok ? { ok: true } : { ok: false, why: `fence of ${node} failed: ${r.why}` };
+  }
+
+  /** `haven fence NODE`: an operator's fence, through the topology, recorded; a success makes the node fenced. */
+  async fenceByOperator(node: string, action: 'off' | 'reboot', reason: string, by: string): Promise<FenceOutcome> {
+    this.requireNode(node);
+    this.event('fence', `${by} fences ${node} (${action}): ${reason}`, { node });
+    const r = await this.fencing.fence(node, action, { requestedBy: by, reason, signal: this.shutdown.signal });
+    if (r.ok) {
+      this.observed.fenceDone(node, true, this.clock(), `fenced by ${by} through ${describeFence(r)}`);
+      this.changed(`${node} fenced by ${by} (${action}) through ${describeFence(r)}`, true, node);
+    } else this.event('fence-failed', `${by}'s fence of ${node} failed: ${r.why}`, { node });
+    return r;
+  }
+
+  /** `haven node unfence NODE`: `on` with the node's unfence devices, recorded. */
+  async unfenceByOperator(node: string, by: string): Promise<FenceOutcome> {
+    this.requireNode(node);
+    const r = await this.fencing.unfence(node, { requestedBy: by, reason: 'asked by the operator', signal: this.shutdown.signal });
+    this.event(r.ok ? 'unfenced' : 'unfence-failed', r.ok ? `${node} unfenced by ${by} (${r.devices.join(', ') || 'no unfence device'})` : `unfencing ${node} failed: ${r.why}`, { node });
+    if (r.ok) this.changed(`${node} unfenced`, false, node);
+    return r;
   }
 
   private async probeNode(node: string, signal: AbortSignal): Promise<ActionOutcome> {
+    // A node fenced off rejoins only once unfenced (as Pacemaker unfences a joining node).
+    if (this.fencing.needsUnfence(node)) {
+      const u = await this.fencing.unfence(node, { requestedBy: 'controller', reason: `${node} rejoined after a fence`, signal });
+      this.event(u.ok ? 'unfenced' : 'unfence-failed', u.ok ? `${node} unfenced (${u.devices.join(', ')}) before it runs anything` : `unfencing ${node} failed: ${u.why}`, { node });
+      if (!u.ok) return { ok: false, why: `unfencing ${node} failed: ${u.why}` };
+    }
     try {
       const state = await this.agents.state(node, 5000, signal);
       this.observed.probedNode(node, state.copies);
@@ -893,6 +931,11 @@ export interface ControllerSnapshot {
   readonly plan: { startedAt: number; actions: number; done: number; running: string[]; summary: string[] } | null;
   readonly lastPlanAt: number | null;
   readonly resources: readonly { id: string; type: string }[];
+}
+
+/** `ipmi-h1 (level 1) in 412 ms`, or `psu-a + psu-b (level 2) …`. */
+function describeFence(r: FenceOutcome): string {
+  return `${r.devices.join(' + ')}${r.level !== undefined ? ` (level ${r.level})` : ''} in ${Math.round(r.durationMs)} ms`;
 }
 
 function collectPrimitives(r: Resource, out: Map<string, Primitive>): void {

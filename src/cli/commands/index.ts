@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { registerAgent } from './agent.js';
 import { registerCheck } from './check.js';
 import { registerController } from './controller.js';
+import { registerFence } from './fence.js';
 import { registerConvert } from './convert.js';
 import { registerLab } from './lab.js';
 import { registerOperate } from './operate.js';
@@ -17,4 +18,5 @@ export function registerCommands(program: Command): void {
   registerAgent(program);
   registerController(program);
   registerOperate(program);
+  registerFence(program);
 }
