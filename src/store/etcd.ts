@@ -257,7 +257,8 @@ export class EtcdStore implements Store {
     this.term = undefined;
     this.ended = reason;
     clearTimeout(term.timer);
-    term.stream?.cancel();
+    // end(), not cancel(): a cancelled call counts as a failure of its member in the client.
+    term.stream?.end();
     term.stream = undefined;
     this.log?.warn({ name: term.info.name, epoch: term.info.epoch }, `term ended: ${reason.message}`);
     term.controller.abort(reason);
