@@ -1,7 +1,9 @@
 // The lab's cluster configuration, <state dir>/<name>/lab.yaml: the cluster, its rings, one
-// node per host with its address on every ring, the controller, the lab's power switch as the
-// fence device of every host, and the resources and constraints of an operator's file
-// (`haven lab up --resources FILE`, a YAML with `resources:` and `constraints:` lists).
+// node per host with its address on every ring, the controller, the fence devices (each host's
+// simulated BMC through fence_ipmilan as level 1, the lab's power switch as level 2 of every
+// host), and the resources and constraints of an operator's file (`haven lab up --resources
+// FILE`, a YAML with `resources:` and `constraints:` lists). It holds the BMC password, so it is
+// written 0600.
 //
 // Nothing here touches the system: `up` calls labConfigText before it creates anything, so a
 // bad resources file is refused whole, located in that file, and changes nothing.
@@ -12,12 +14,15 @@ import { locate, parseConfig, parseWithSchema } from '../config/load.js';
 import { validateConfig } from '../config/validate.js';
 import { ConfigInvalidError, type SourceError } from '../errors.js';
 import { configSchema, type Config } from '../model/config.js';
+import { BMC_USER } from './bmc.js';
 import { ringName } from './names.js';
 import type { LabState } from './state.js';
 
 /** The heartbeat timing of a lab: Haven's defaults, written out so the file says what runs. */
 export const LAB_HEARTBEAT = { interval: '50ms', ringTimeout: '300ms' } as const;
 export const LAB_FENCE_DEVICE = 'lab-power';
+/** A BMC that does not answer is given up after this long, and the lab's power switch fences. */
+export const LAB_BMC_TIMEOUT = '5s';
 
 const extrasSchema = z.strictObject({
   resources: configSchema.shape.resources,
@@ -33,7 +38,7 @@ export interface LabExtras {
 }
 
 /** The parts of lab.yaml the lab itself decides, as plain data in the file's own form. */
-export function labConfigDocument(state: Pick<LabState, 'name' | 'rings' | 'hosts' | 'stateDir'>, defaultStateDir: string): Record<string, unknown> {
+export function labConfigDocument(state: Pick<LabState, 'name' | 'rings' | 'hosts' | 'stateDir' | 'bmc'>, defaultStateDir: string, bmcPassword?: string): Record<string, unknown> {
   const rings = Array.from({ length: state.rings }, (_, r) => ({ name: ringName(r) }));
   const addresses = (h: LabState['hosts'][number]): Record<string, string> => Object.fromEntries(h.links.map((l) => [ringName(l.ring), l.address]));
   const hosts = state.hosts.filter((h) => h.role === 'host');
@@ -46,8 +51,30 @@ export function labConfigDocument(state: Pick<LabState, 'name' | 'rings' | 'host
     rings,
     nodes: hosts.map((h) => ({ name: h.name, addresses: addresses(h) })),
     controllers: controllers.map((h) => ({ name: h.name, addresses: addresses(h) })),
-    fenceDevices: [{ id: LAB_FENCE_DEVICE, agent: 'lab', params, nodes: hosts.map((h) => h.name) }],
+    fenceDevices: [...bmcDevices(state, bmcPassword), { id: LAB_FENCE_DEVICE, agent: 'lab', params, nodes: hosts.map((h) => h.name) }],
+    ...(state.bmc === undefined ? {} : { fenceTopology: state.bmc.hosts.map((b) => ({ node: b.host, levels: [[bmcDeviceId(b.host)], [LAB_FENCE_DEVICE]] })) }),
   };
+}
+
+export function bmcDeviceId(host: string): string {
+  return `ipmi-${host}`;
+}
+
+/**
+ * One fence_ipmilan device per host's BMC: IPMI 1.5 over LAN (lanplus off) with MD5, no wait
+ * after the power command (ipmi_sim acts before it answers, and fence_ipmilan checks the status
+ * itself before it exits 0), and a timeout short enough that the lab's power switch (level 2)
+ * takes over soon when a BMC does not answer.
+ */
+function bmcDevices(state: Pick<LabState, 'bmc'>, password: string | undefined): Record<string, unknown>[] {
+  if (state.bmc === undefined) return [];
+  return state.bmc.hosts.map((b) => ({
+    id: bmcDeviceId(b.host),
+    agent: 'fence_ipmilan',
+    nodes: [b.host],
+    params: { ip: b.address, ipport: b.port, username: BMC_USER, password: password ?? 'stand-in', lanplus: 0, auth: 'md5', power_wait: 0 },
+    timeout: LAB_BMC_TIMEOUT,
+  }));
 }
 
 /**
@@ -72,11 +99,12 @@ export function parseExtras(text: string, file: string): LabExtras & { readonly 
  * full check refuses is reported against lab.yaml itself.
  */
 export function labConfigText(
-  state: Pick<LabState, 'name' | 'rings' | 'hosts' | 'stateDir' | 'config'>,
+  state: Pick<LabState, 'name' | 'rings' | 'hosts' | 'stateDir' | 'config' | 'bmc'>,
   defaultStateDir: string,
   extras?: ReturnType<typeof parseExtras>,
+  bmcPassword?: string,
 ): { text: string; config: Config } {
-  const doc: Record<string, unknown> = labConfigDocument(state, defaultStateDir);
+  const doc: Record<string, unknown> = labConfigDocument(state, defaultStateDir, bmcPassword);
   if (extras?.resources !== undefined) doc['resources'] = extras.resources;
   if (extras?.constraints !== undefined) doc['constraints'] = extras.constraints;
   const header = `# Written by \`haven lab up\` for lab "${state.name}"; removed by \`haven lab down\`.\n`;

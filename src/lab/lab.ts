@@ -12,8 +12,9 @@ import { fileURLToPath } from 'node:url';
 import { readText } from '../config/load.js';
 import { HavenError, UsageError } from '../errors.js';
 import { checkDaemonsAvailable, daemonRole, isRunning, startDaemon, stopDaemons } from './daemons.js';
+import { bmcStatus, checkBmcAvailable, generatePassword, startBmcs, stopBmcs, writeBmcFiles, type BmcStatus } from './bmc.js';
 import { labConfigText, parseExtras } from './lab-config.js';
-import { buildCommands, planLab } from './layout.js';
+import { buildBmcCommands, buildCommands, planLab } from './layout.js';
 import { hostNames, labPrefix, MAX_LAB_ID, validateLabName, validateRings } from './names.js';
 import { renderRuleset, tableName } from './ruleset.js';
 import { claimId, DEFAULT_STATE_DIR, labDir, LabAlreadyUpError, readState, releaseId, requireState, withLock, writeState, type Block, type Cut, type HostState, type LabState } from './state.js';
@@ -33,6 +34,8 @@ export interface UpOptions {
   readonly resources?: string;
   /** Start the agents and the controller (default true). */
   readonly daemons?: boolean;
+  /** A simulated BMC per host, fenced with fence_ipmilan (default true; bmc.ts). */
+  readonly bmc?: boolean;
   readonly signal?: AbortSignal;
 }
 
@@ -68,7 +71,8 @@ export async function createLab(opts: UpOptions): Promise<LabState> {
   const dir = opts.stateDir;
   const daemons = opts.daemons ?? true;
   const config = join(labDir(dir, opts.name), 'lab.yaml');
-  const spec = { name: opts.name, hosts: opts.hosts, rings: opts.rings, stateDir: dir, config, daemons, node: process.execPath, haven: HAVEN_BIN };
+  const bmc = opts.bmc ?? true;
+  const spec = { name: opts.name, hosts: opts.hosts, rings: opts.rings, stateDir: dir, config, daemons, bmc, node: process.execPath, haven: HAVEN_BIN };
   const resourcesText = opts.resources === undefined ? undefined : await readText(opts.resources, opts.signal);
   const extrasFor = (id: number): ReturnType<typeof parseExtras> | undefined =>
     resourcesText === undefined || opts.resources === undefined ? undefined : parseExtras(substituteLabNet(resourcesText, id), opts.resources);
@@ -76,6 +80,7 @@ export async function createLab(opts: UpOptions): Promise<LabState> {
   labConfigText(planLab({ ...spec, id: 0, now: new Date() }), DEFAULT_STATE_DIR, extrasFor(0));
   requireRoot();
   if (daemons) await checkDaemonsAvailable(process.execPath, HAVEN_BIN, opts.signal);
+  if (bmc) checkBmcAvailable();
 
   return withLock(dir, opts.name, async () => {
     if ((await readState(dir, opts.name)) !== undefined) throw new LabAlreadyUpError(opts.name);
@@ -83,9 +88,12 @@ export async function createLab(opts: UpOptions): Promise<LabState> {
     let state: LabState;
     try {
       state = planLab({ ...spec, id, now: new Date() });
-      const { text } = labConfigText(state, DEFAULT_STATE_DIR, extrasFor(id));
+      const password = generatePassword();
+      const { text } = labConfigText(state, DEFAULT_STATE_DIR, extrasFor(id), password);
       await mkdir(labDir(dir, opts.name), { recursive: true, mode: 0o755 });
-      await writeFile(config, text, { mode: 0o644 });
+      // 0600: it holds the BMC password.
+      await writeFile(config, text, { mode: 0o600 });
+      if (state.bmc !== undefined) writeBmcFiles(state, state.bmc, labDir(dir, opts.name), password);
       await writeState(state);
     } catch (err) {
       await releaseId(id, opts.name, dir);
@@ -93,6 +101,10 @@ export async function createLab(opts: UpOptions): Promise<LabState> {
     }
     try {
       await build(state, opts.signal);
+      if (state.bmc !== undefined) {
+        await startBmcs(state.bmc);
+        await writeState(state);
+      }
       if (daemons) {
         // The controller first, so the agents' first heartbeats find it.
         for (const h of [...state.hosts].sort((a, b) => (a.role === 'controller' ? -1 : b.role === 'controller' ? 1 : 0))) {
@@ -129,6 +141,7 @@ async function build(state: LabState, signal?: AbortSignal): Promise<void> {
   const [sw, ...hosts] = buildCommands(state);
   if (sw !== undefined) await ipBatch(sw.ns, sw.lines, opts);
   await Promise.all(hosts.map((h) => ipBatch(h.ns, h.lines, opts)));
+  for (const b of buildBmcCommands(state)) await ipBatch(b.ns, b.lines, opts);
   const client = state.hosts.find((h) => h.role === 'client');
   if (client !== undefined) {
     // A probe opens 100 connections a second: reuse TIME_WAIT ports and widen the range.
@@ -150,6 +163,7 @@ export async function applyRuleset(state: LabState, signal?: AbortSignal): Promi
  */
 async function teardown(state: LabState): Promise<void> {
   await stopDaemons(state, state.processes);
+  if (state.bmc !== undefined) await stopBmcs(state.bmc);
   const namespaces = state.created.filter((c) => c.kind === 'netns').map((c) => c.name);
   const existing = new Set(await listNamespaces());
   const errors: string[] = [];
@@ -278,6 +292,8 @@ export interface LabStatus {
   readonly hosts: HostStatus[];
   readonly partition: string[][];
   readonly cuts: Cut[];
+  /** The hosts' simulated BMCs (address, ipmi_sim's PID, alive); never their password. */
+  readonly bmcs: BmcStatus[];
 }
 
 /** `lab status`: what the state file says, with each daemon checked for life. */
@@ -304,5 +320,6 @@ export async function labStatus(name: string, dir: string): Promise<LabStatus> {
     })),
     partition,
     cuts: state.cuts,
+    bmcs: bmcStatus(state.bmc),
   };
 }

@@ -3,7 +3,8 @@
 // they will be created, so the list is on disk before the first object exists.
 
 import { bridgeName, CLIENT_HOST, CLIENT_NUMBER, CONTROLLER_HOST, CONTROLLER_NUMBER, hostAddress, hostNames, interfaceName, labPrefix, namespaceName, portName, SWITCH, validateLabName, validateRings } from './names.js';
-import type { Created, HostRole, HostState, LabState, LinkState } from './state.js';
+import { bmcBuildCommands, planBmc } from './bmc.js';
+import { labDir, type Created, type HostRole, type HostState, type LabState, type LinkState } from './state.js';
 
 export interface LabSpec {
   readonly name: string;
@@ -17,6 +18,8 @@ export interface LabSpec {
   readonly node: string;
   readonly haven: string;
   readonly now: Date;
+  /** A simulated BMC per host on a management network (bmc.ts). Default false. */
+  readonly bmc?: boolean;
 }
 
 function host(id: number, name: string, n: number, role: HostRole, rings: readonly number[]): HostState {
@@ -42,6 +45,9 @@ export function planLab(spec: LabSpec): LabState {
   for (const h of hosts) {
     for (const l of h.links) created.push({ kind: 'veth', ns: switchNs, name: l.port, peerNs: h.ns, peer: l.iface });
   }
+  const controller = hosts.find((h) => h.role === 'controller')!;
+  const bmc = spec.bmc === true ? planBmc(spec.id, labDir(spec.stateDir, spec.name), hosts, controller.ns) : undefined;
+  if (bmc !== undefined) created.push(...bmc.created);
   return {
     version: 2,
     name: spec.name,
@@ -61,6 +67,7 @@ export function planLab(spec: LabSpec): LabState {
     blocks: [],
     degrades: [],
     processes: [],
+    ...(bmc === undefined ? {} : { bmc: bmc.bmc }),
   };
 }
 
@@ -80,6 +87,13 @@ export function buildCommands(state: LabState): { ns: string; lines: string[] }[
   const out = [{ ns: state.switchNs, lines: sw }];
   for (const h of state.hosts) out.push({ ns: h.ns, lines: hostUpCommands(h) });
   return out;
+}
+
+/** The BMC network's ip commands (after the namespaces exist): none without BMCs. */
+export function buildBmcCommands(state: LabState): { ns: string; lines: string[] }[] {
+  const controller = state.hosts.find((h) => h.role === 'controller');
+  if (state.bmc === undefined || controller === undefined) return [];
+  return bmcBuildCommands(state.bmc, controller.ns);
 }
 
 /** lo up, the lab's addresses and the links up: a host as it boots (also `power on`). */

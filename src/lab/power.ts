@@ -10,7 +10,8 @@
 import { HavenError } from '../errors.js';
 import { daemonRole, startDaemon } from './daemons.js';
 import { hostDownCommands, hostUpCommands } from './layout.js';
-import { requireState, withLock, writeState, type HostState, type LabState } from './state.js';
+import { markPower } from './power-marker.js';
+import { labDir, requireState, withLock, writeState, type HostState, type LabState } from './state.js';
 import { ipBatch, killNamespace, runIn } from './system.js';
 
 export type PowerState = 'on' | 'off';
@@ -58,6 +59,8 @@ export async function powerOff(name: string, dir: string, host: string): Promise
     hs.power = 'off';
     state.processes = state.processes.filter((p) => p.host !== host);
     await writeState(state);
+    // Only now, with the host off for sure, may its BMC say so (power-marker.ts).
+    await markPower(labDir(dir, name), host, 'off');
     return { host, power: 'off', changed, killed: [...killed, ...more] };
   });
 }
@@ -68,6 +71,8 @@ export async function powerOn(name: string, dir: string, host: string): Promise<
     const state = await requireState(dir, name);
     const h = powerHost(state, host);
     if (h.power === 'on') return { host, power: 'on', changed: false, killed: [] };
+    // Marked on before anything of it runs again (power-marker.ts).
+    await markPower(labDir(dir, name), host, 'on');
     await ipBatch(h.ns, hostUpCommands(h));
     await runIn(h.ns, 'nft', ['flush', 'ruleset']);
     h.power = 'on';

@@ -11,6 +11,7 @@
 import { access, mkdir, open, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileError, HavenError } from '../errors.js';
+import type { BmcNetwork } from './bmc.js';
 import { sleep } from './system.js';
 
 export const DEFAULT_STATE_DIR = '/run/haven-lab';
@@ -119,6 +120,8 @@ export interface LabState {
   degrades: Degrade[];
   /** The daemons started and still believed running (power off removes its host's). */
   processes: ProcessRecord[];
+  /** The BMC network and one simulated BMC per host (bmc.ts); absent with `--no-bmc`. */
+  readonly bmc?: BmcNetwork;
 }
 
 /** `lab down`/`status` etc. on a lab that has no state file. */

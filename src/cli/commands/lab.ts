@@ -48,12 +48,13 @@ export function registerLab(program: Command): void {
     .option('--rings <n>', 'number of heartbeat rings (1-8)', integer('--rings', 1, 8), 2)
     .option('--resources <file>', "a YAML file with resources: and constraints: to add to the lab's configuration")
     .option('--no-daemons', 'do not start the agents and the controller')
+    .option('--no-bmc', 'no simulated BMCs (ipmi_sim): hosts are fenced with the lab power switch only')
     .option('--json', "print the lab's status as JSON")
     .action(
-      action(async (opts: Common & { hosts: number; rings: number; resources?: string; daemons: boolean; json?: boolean }) => {
+      action(async (opts: Common & { hosts: number; rings: number; resources?: string; daemons: boolean; bmc: boolean; json?: boolean }) => {
         const { name, dir } = await where(opts);
         const { createLab, labStatus } = await import('../../lab/lab.js');
-        await createLab({ name, stateDir: dir, hosts: opts.hosts, rings: opts.rings, daemons: opts.daemons, ...(opts.resources === undefined ? {} : { resources: opts.resources }) });
+        await createLab({ name, stateDir: dir, hosts: opts.hosts, rings: opts.rings, daemons: opts.daemons, bmc: opts.bmc, ...(opts.resources === undefined ? {} : { resources: opts.resources }) });
         const status = await labStatus(name, dir);
         if (opts.json === true) process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
         else process.stdout.write(renderStatus(status, `lab "${name}" is up`));
@@ -263,6 +264,7 @@ interface StatusView {
   readonly config: string;
   readonly hosts: readonly { name: string; role: string; power: string; addresses: Record<string, string>; cuts: number[]; daemons: { role: string; pid: number; alive: boolean }[] }[];
   readonly partition: string[][];
+  readonly bmcs?: readonly { host: string; address: string; port: number; pid: number | null; alive: boolean }[];
 }
 
 function renderStatus(s: StatusView, title: string): string {
@@ -281,5 +283,7 @@ function renderStatus(s: StatusView, title: string): string {
   const widths = (rows[0] as string[]).map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
   const table = rows.map((r) => `  ${r.map((x, c) => x.padEnd(widths[c] as number)).join('  ')}`.trimEnd()).join('\n');
   const faults = s.partition.length > 0 ? `partition: ${s.partition.map((g) => g.join(',')).join(' / ')}` : 'partition: none';
-  return `${title} (id ${s.id}, prefix ${s.prefix}, ${s.rings} ring${s.rings === 1 ? '' : 's'})\n${table}\n  service addresses (VIPs): 10.${200 + s.id}.<ring>.100-199\n${faults}\nconfig: ${s.config}\n`;
+  const bmcs = (s.bmcs ?? []).map((b) => `${b.host} ${b.address}:${b.port} (ipmi_sim ${b.pid ?? '-'}${b.alive ? '' : ', dead'})`);
+  const bmcLine = bmcs.length > 0 ? `  BMCs (IPMI 1.5 LAN, from the controller only): ${bmcs.join(', ')}\n` : '';
+  return `${title} (id ${s.id}, prefix ${s.prefix}, ${s.rings} ring${s.rings === 1 ? '' : 's'})\n${table}\n  service addresses (VIPs): 10.${200 + s.id}.<ring>.100-199\n${bmcLine}${faults}\nconfig: ${s.config}\n`;
 }
