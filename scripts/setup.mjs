@@ -19,6 +19,9 @@ const DEBIAN = [
   ['etcd-server', '/usr/bin/etcd'], // the etcd store: consensus for three controllers (tests start their own members)
   ['etcd-client', 'etcdctl'], // inspecting the etcd store by hand (docs/store.md)
   ['haproxy', 'haproxy'], // the haproxy resource agent: the load balancer of active/active services
+  ['fence-agents', '/usr/sbin/fence_ipmilan'], // fence devices: Debian's fence agents (fence_ipmilan fences the lab's hosts)
+  ['openipmi', '/usr/bin/ipmi_sim'], // the lab's simulated BMCs (ipmi_sim), one per host
+  ['ipmitool', 'ipmitool'], // what fence_ipmilan runs to talk IPMI to a BMC
 ];
 
 function log(msg) {
