@@ -243,7 +243,7 @@ export class Agent {
         state: c.state,
         monitors: [...c.monitors.keys()].sort((a, b) => a - b),
       }));
-    return { node: this.node, incarnation: this.incarnationValue, epoch: this.highestEpoch, copies };
+    return { node: this.node, incarnation: this.incarnationValue, epoch: this.highestEpoch, copies, eventSeq: this.seq };
   }
 
   /**

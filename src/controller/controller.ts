@@ -101,6 +101,8 @@ export class Controller {
   private persistQueued = false;
   private persisting: Promise<void> = Promise.resolve();
   private readonly seenReports = new Map<string, { incarnation: number; seqs: Set<number> }>();
+  /** node → the agent events its last node-wide probe already reflects (later reports of them are stale). */
+  private readonly reportFloor = new Map<string, { incarnation: number; seq: number }>();
   private settleTimer: NodeJS.Timeout | undefined;
   private settleDeadlinePassed = false;
   private readonly shutdown = new AbortController();
@@ -203,6 +205,7 @@ export class Controller {
   // --- what the outside tells the controller -----------------------------------------------
 
   private onMembership(e: ReceiverEvent): void {
+    this.applyLeaseEnds();
     const now = this.clock();
     if (e.type === 'alive' || e.type === 'degraded' || e.type === 'recovered' || e.type === 'suspect') this.tallyQuorum();
     switch (e.type) {
@@ -394,25 +397,35 @@ export class Controller {
     this.leaseTimer.unref?.();
   }
 
+  /**
+   * An isolated node whose lease surely ended has stopped what needs quorum (no-quorum policy
+   * stop): forget those copies, so that neither a plan nor its return counts them.
+   */
+  private applyLeaseEnds(): void {
+    if ((this.config.cluster.noQuorumPolicy ?? DEFAULTS.noQuorumPolicy) !== 'stop') return;
+    const mono = this.monotonic();
+    for (const n of this.observed.nodes.values()) {
+      if (!n.isolated || mono < this.leaseEnd(n.name)) continue;
+      const dropped = this.observed.dropCopiesOn(n.name, (key) => this.requires(baseId(key)) !== 'nothing');
+      if (dropped.length > 0) this.event('lease', `${n.name}'s lease has surely ended: its agent stopped ${dropped.join(', ')} (no-quorum policy stop)`, { node: n.name });
+    }
+  }
+
   /** What the scheduler sees: the observed status, with quorum, leases and isolated nodes. */
   private statusNow(now: number): Status {
+    this.applyLeaseEnds();
     const status = this.observed.status(now);
     const mono = this.monotonic();
     const stops = (this.config.cluster.noQuorumPolicy ?? DEFAULTS.noQuorumPolicy) === 'stop';
     const nodes: Record<string, Status['nodes'][string]> = { ...status.nodes };
-    let resources = status.resources;
     for (const n of this.observed.nodes.values()) {
-      const leaseOver = stops && mono >= this.leaseEnd(n.name);
       const s = nodes[n.name];
       if (s === undefined) continue;
-      if (s.state === 'unclean' && !leaseOver) nodes[n.name] = { ...s, leased: true };
-      if (n.isolated) {
-        // Observed, never acted on; once its lease surely ended its agent stopped what needs quorum.
-        nodes[n.name] = { ...s, maintenance: true };
-        if (leaseOver) resources = withoutCopiesNeedingQuorum(resources, n.name, this.requires);
-      }
+      if (s.state === 'unclean' && !(stops && mono >= this.leaseEnd(n.name))) nodes[n.name] = { ...s, leased: true };
+      // Observed, never acted on (its copies needing quorum are dropped once its lease ended).
+      if (n.isolated) nodes[n.name] = { ...s, maintenance: true };
     }
-    return { ...status, quorum: this.quorate, nodes, ...(resources ? { resources } : {}) };
+    return { ...status, quorum: this.quorate, nodes };
   }
 
 
@@ -422,10 +435,16 @@ export class Controller {
     let seen = this.seenReports.get(r.node);
     if (!seen || seen.incarnation !== r.incarnation) this.seenReports.set(r.node, (seen = { incarnation: r.incarnation, seqs: new Set() }));
     let accepted = 0;
+    const floor = this.reportFloor.get(r.node);
     for (const ev of r.events) {
       if (seen.seqs.has(ev.seq)) continue;
       seen.seqs.add(ev.seq);
       accepted++;
+      // Delivered late (the agent was cut off): the probe since then already said what runs.
+      if (floor && (r.incarnation < floor.incarnation || (r.incarnation === floor.incarnation && ev.seq <= floor.seq))) {
+        this.event('stale-report', `${r.node}'s report of ${ev.instance} ${ev.state} (${ev.operation}) predates its last probe: ignored`, { node: r.node, resource: ev.instance });
+        continue;
+      }
       const now = this.clock();
       const known = this.observed.copies.get(ev.instance)?.get(r.node);
       if (ev.operation === 'self-fence') {
@@ -718,6 +737,7 @@ export class Controller {
     try {
       const state = await this.agents.state(node, 5000, signal);
       this.observed.probedNode(node, state.copies);
+      this.reportFloor.set(node, { incarnation: state.incarnation, seq: state.eventSeq ?? -1 });
       this.event('probe', `${node} runs ${state.copies.length ? state.copies.map((c) => `${c.instance} (${c.state})`).join(', ') : 'nothing'}`, { node });
       return { ok: true };
     } catch (err) {
@@ -951,21 +971,6 @@ function collectPrimitives(r: Resource, out: Map<string, Primitive>): void {
       collectPrimitives(r.of, out);
       return;
   }
-}
-
-/** The status's copies without those on `node` that need quorum (its agent stopped them). */
-function withoutCopiesNeedingQuorum(resources: Status['resources'], node: string, requires: (primitive: string) => Requires): Status['resources'] {
-  if (resources === undefined) return resources;
-  const out: NonNullable<Status['resources']> = {};
-  for (const [key, perNode] of Object.entries(resources)) {
-    if (perNode[node] === undefined || requires(baseId(key)) === 'nothing') {
-      out[key] = perNode;
-      continue;
-    }
-    const { [node]: _gone, ...rest } = perNode;
-    if (Object.keys(rest).length > 0) out[key] = rest;
-  }
-  return out;
 }
 
 function withTargetRole(r: Resource, role: TargetRole): Resource {

@@ -259,6 +259,17 @@ export class Observed {
     return out;
   }
 
+  /** Forgets the copies on `node` that `which` picks (an isolated node's agent stopped them). */
+  dropCopiesOn(node: string, which: (key: string) => boolean): string[] {
+    const dropped: string[] = [];
+    for (const [key, perNode] of this.copies) {
+      if (!which(key) || !perNode.delete(node)) continue;
+      dropped.push(key);
+      if (perNode.size === 0) this.copies.delete(key);
+    }
+    return dropped;
+  }
+
   /** A node fenced or cleanly gone runs nothing. */
   private forgetCopiesOn(node: string): void {
     for (const [key, perNode] of this.copies) {

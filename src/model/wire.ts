@@ -169,6 +169,8 @@ export const agentStateSchema = z.strictObject({
   incarnation: z.number().int().nonnegative(),
   epoch: z.number().int().nonnegative(),
   copies: z.array(agentCopySchema),
+  /** The last event seq (this incarnation) these copies already reflect: older reports are stale. */
+  eventSeq: z.number().int().nonnegative().optional(),
 });
 export type AgentState = z.output<typeof agentStateSchema>;
 

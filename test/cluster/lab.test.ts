@@ -106,6 +106,84 @@ describe('failover on lab hosts', { skip: isRoot ? false : 'needs root (network 
     });
     assert.equal(active(s), second, 'the service stays where it went (stickiness)');
   });
+
+  it('a host cut off from the controller alone is isolated, not fenced; at its lease end it stops and the service moves, never served twice', async () => {
+    const first = active(status())!;
+    const lastSeq = events().at(-1)?.seq ?? 0;
+    const probe = havenAsync(['lab', 'probe', '--name', LAB, `http://${vip}:8080/`, '--duration', '9', '--json']);
+    await new Promise((r) => setTimeout(r, 1500));
+    haven(['lab', 'partition', first, '/', 'controller', '--name', LAB]);
+    await waitFor('the host isolated', () => events().some((e) => e.seq > lastSeq && e.node === first && /is isolated: .* still hear/.test(e.message)));
+    const second = await waitFor('the service on another host', () => {
+      const h = active(status());
+      return h !== undefined && h !== first ? h : undefined;
+    });
+    const report = JSON.parse(await probe) as { splitBrain: unknown[]; hosts: Record<string, number> };
+    assert.deepEqual(report.splitBrain, [], 'never two hosts serving at once');
+    assert.ok((report.hosts[second] ?? 0) > 0);
+    const later = events().filter((e) => e.seq > lastSeq);
+    assert.deepEqual(later.filter((e) => e.kind === 'fence' || e.kind === 'fenced').map((e) => e.message), [], 'a host its peers hear is never fenced');
+    haven(['lab', 'heal', '--name', LAB]);
+    const s = await waitFor(`${first} back`, () => {
+      const x = status();
+      return x.nodes.every((n) => n.state === 'online' && n.probed && !n.isolated) && x.plan === null ? x : undefined;
+    });
+    assert.equal(active(s), second);
+  });
+
+  it('the controller cut off from every host loses quorum: it fences nothing and moves nothing, and all resumes after the heal', async () => {
+    const first = active(status())!;
+    const lastSeq = events().at(-1)?.seq ?? 0;
+    haven(['lab', 'partition', 'controller', '/', 'h1,h2,h3', '--name', LAB]);
+    await waitFor('quorum lost', () => events().some((e) => e.seq > lastSeq && e.kind === 'quorum' && /^no quorum/.test(e.message)));
+    await new Promise((r) => setTimeout(r, 4000)); // past the lease: the agents self-fence
+    haven(['lab', 'heal', '--name', LAB]);
+    const s = await waitFor('quorum and the service back', () => {
+      const x = status();
+      return x.quorum.quorate && active(x) !== undefined && x.nodes.every((n) => n.state === 'online' && n.probed) ? x : undefined;
+    }, 30_000);
+    const later = events().filter((e) => e.seq > lastSeq);
+    assert.deepEqual(later.filter((e) => e.kind === 'fence' || e.kind === 'fenced').map((e) => e.message), [], 'nothing fenced');
+    assert.ok(later.some((e) => e.kind === 'self-fence' && e.node === first), 'the active host stopped the service when its lease lapsed');
+    assert.ok(active(s));
+  });
+});
+
+describe('a two-node cluster on lab hosts', { skip: isRoot ? false : 'needs root (network namespaces)', timeout: 180_000 }, () => {
+  const TWO = `${LAB}-2`;
+  const two = (args: string[], check = true): string => {
+    const r = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, HAVEN_LAB: TWO, HAVEN_CONTROLLER: `unix:/run/haven-lab/${TWO}/controller.sock` } });
+    if (check && r.status !== 0) throw new Error(`haven ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+    return r.stdout;
+  };
+  const st = (): ControllerSnapshot => JSON.parse(two(['status', '--json'])) as ControllerSnapshot;
+  before(async () => {
+    two(['lab', 'up', '--hosts', '2', '--rings', '2', '--resources', 'examples/lab-web.yaml']);
+    await waitFor('the web service to run', () => active(st()));
+  });
+  after(() => {
+    two(['lab', 'down'], false);
+  });
+
+  it('the controller is the third vote: a host cut off from everything is fenced and the other takes over; then power off of the other', async () => {
+    const s0 = st();
+    assert.equal(s0.quorum.total, 3);
+    const first = active(s0)!;
+    const other = first === 'h1' ? 'h2' : 'h1';
+    two(['lab', 'partition', first, '/', `${other},controller`]);
+    await waitFor('the service on the other host', () => (active(st()) === other ? true : undefined));
+    const s1 = st();
+    assert.equal(s1.nodes.find((n) => n.name === first)?.state, 'fenced', 'the cut-off host was fenced, not just abandoned');
+    assert.ok(s1.quorum.quorate, 'one host and the controller are a majority of 3');
+    two(['lab', 'heal']);
+    two(['lab', 'power', 'on', first]);
+    await waitFor(`${first} back`, () => {
+      const x = st();
+      return x.nodes.every((n) => n.state === 'online' && n.probed) && x.plan === null ? x : undefined;
+    });
+    two(['lab', 'power', 'off', other]);
+    await waitFor('the service back on the first host', () => (active(st()) === first ? true : undefined));
+  });
 });
 
 function havenAsync(args: string[]): Promise<string> {
