@@ -2,10 +2,13 @@
 // `switch` namespace, with a `controller` host on every ring and a `client` host on ring 0
 // where probes run. `createLab` builds it and starts the daemons; `destroyLab` removes exactly
 // what the state file says was made, and works after a crash; the faults (cut, partition)
-// are an nftables table on the bridges, rewritten whole from the state on every change.
+// are an nftables table on the bridges, rewritten whole from the state on every change (and,
+// for delay, an iptables rule per port feeding an NFQUEUE delay line: see ./ruleset.ts).
 //
 // Every command here takes the lab's lock for its read-modify-write of the state file.
 
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,9 +19,9 @@ import { bmcStatus, checkBmcAvailable, generatePassword, startBmcs, stopBmcs, wr
 import { labConfigText, parseExtras } from './lab-config.js';
 import { buildBmcCommands, buildCommands, planLab } from './layout.js';
 import { hostNames, labPrefix, MAX_LAB_ID, validateLabName, validateRings } from './names.js';
-import { renderRuleset, tableName } from './ruleset.js';
-import { claimId, DEFAULT_STATE_DIR, labDir, LabAlreadyUpError, readState, releaseId, requireState, withLock, writeState, type Block, type Cut, type HostState, type LabState } from './state.js';
-import { ipBatch, isRoot, killNamespace, listNamespaces, namespaceInode, run, runIn, UnsupportedError } from './system.js';
+import { renderDelayRules, renderRuleset, tableName } from './ruleset.js';
+import { claimId, DEFAULT_STATE_DIR, labDir, LabAlreadyUpError, readState, releaseId, requireState, withLock, writeState, type Block, type Cut, type Degrade, type HostState, type LabState, type ProcessRecord } from './state.js';
+import { ipBatch, isRoot, isZombie, killNamespace, listNamespaces, namespaceInode, processNamespaceInode, processStartTime, run, runIn, sleep, UnsupportedError } from './system.js';
 
 /** The Haven checkout this code runs from. */
 export const HAVEN_ROOT = fileURLToPath(new URL('../../../', import.meta.url)).replace(/\/$/, '');
@@ -251,24 +254,216 @@ export function parsePartition(words: readonly string[], known: readonly string[
   return groups;
 }
 
-/** `lab partition A,B / C`: no group reaches another on any ring (replaces an earlier partition). */
-export function partitionLab(name: string, dir: string, words: readonly string[]): Promise<LabState> {
+/**
+ * `lab partition A,B / C`: no group reaches another on any ring (replaces an earlier partition).
+ * One way (`oneWay`): only what the first group sends to the others is dropped; the others
+ * still reach it (an asymmetric partition).
+ */
+export function partitionLab(name: string, dir: string, words: readonly string[], opts: { readonly oneWay?: boolean } = {}): Promise<LabState> {
   return changeFaults(name, dir, (state) => {
     const groups = parsePartition(
       words,
       state.hosts.map((h) => h.name),
     );
     const blocks: Block[] = [];
-    for (const from of groups) for (const to of groups) if (from !== to) blocks.push({ from, to });
+    for (const from of opts.oneWay === true ? groups.slice(0, 1) : groups) for (const to of groups) if (from !== to) blocks.push({ from, to });
     state.blocks = blocks;
   });
 }
 
-/** `lab heal`: every cut and partition undone. */
-export function healLab(name: string, dir: string): Promise<LabState> {
-  return changeFaults(name, dir, (state) => {
+/** `lab heal`: every cut, partition, loss and delay undone (delay lines stopped). */
+export async function healLab(name: string, dir: string): Promise<LabState> {
+  return withLock(dir, name, async () => {
+    const state = await requireState(dir, name);
+    requireRoot();
+    const old = state.degrades;
     state.cuts = [];
     state.blocks = [];
+    state.degrades = [];
+    await applyRuleset(state);
+    if (old.some((d) => d.delayMs > 0)) await applyDelayRules(state);
+    await writeState(state);
+    // The rules are gone first, so no frame waits for a delay line that is stopping.
+    for (const d of old) await stopDelayLine(state, d);
+    return state;
+  });
+}
+
+/** Where the delay line lives: beside this module's source (it is not compiled). */
+export const DELAY_QUEUE = join(HAVEN_ROOT, 'src', 'lab', 'delay-queue.py');
+
+function python(): string {
+  return existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+}
+
+/** Makes the switch's filter table exactly the delays of the state (br_netfilter on while any). */
+async function applyDelayRules(state: LabState, signal?: AbortSignal): Promise<void> {
+  const opts = signal === undefined ? {} : { signal };
+  const any = state.degrades.some((d) => d.delayMs > 0);
+  if (any) await runIn(state.switchNs, 'sysctl', ['-q', '-w', 'net.bridge.bridge-nf-call-iptables=1'], opts);
+  await runIn(state.switchNs, 'iptables-restore', [], { ...opts, input: renderDelayRules(state.hosts, state.degrades) });
+  if (!any) await runIn(state.switchNs, 'sysctl', ['-q', '-w', 'net.bridge.bridge-nf-call-iptables=0'], opts);
+}
+
+/**
+ * Starts delay-queue.py in the switch namespace on `queue`, holding each frame `delayMs`, and
+ * waits for it to say it is bound. Detached, so it outlives the command that started it; its
+ * errors go to logs/delay-<host>.log.
+ */
+async function startDelayLine(state: LabState, host: string, queue: number, delayMs: number): Promise<{ pid: number; startTime: string }> {
+  const logs = join(labDir(state.stateDir, state.name), 'logs');
+  mkdirSync(logs, { recursive: true });
+  const fd = openSync(join(logs, `delay-${host}.log`), 'a');
+  let child;
+  try {
+    child = spawn('ip', ['netns', 'exec', state.switchNs, python(), DELAY_QUEUE, String(queue), String(delayMs)], { detached: true, stdio: ['ignore', 'pipe', fd] });
+  } finally {
+    closeSync(fd);
+  }
+  const ready = await new Promise<boolean>((resolve) => {
+    let out = '';
+    const timer = setTimeout(() => resolve(false), 10_000);
+    child.stdout?.setEncoding('utf8').on('data', (c: string) => {
+      out += c;
+      if (out.includes('ready\n')) {
+        clearTimeout(timer);
+        resolve(true);
+      }
+    });
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve(false);
+    });
+    child.once('error', () => {
+      clearTimeout(timer);
+      resolve(false);
+    });
+  });
+  child.stdout?.destroy();
+  child.unref();
+  const pid = child.pid;
+  if (!ready || pid === undefined) {
+    if (pid !== undefined && child.exitCode === null) child.kill('SIGKILL');
+    throw new HavenError('SYSTEM_COMMAND_FAILED', `the delay line for ${host} (queue ${queue}) did not start`, { hint: `see ${join(logs, `delay-${host}.log`)}; it needs python3 and NFQUEUE in the kernel` });
+  }
+  return { pid, startTime: processStartTime(pid) ?? '' };
+}
+
+/** Stops a delay line the lab started (SIGTERM: it lets every held frame go), if it still is that process. */
+async function stopDelayLine(state: LabState, d: Degrade): Promise<void> {
+  const pid = d.helperPid;
+  if (pid === undefined) return;
+  const ours = (): boolean => processStartTime(pid) === d.helperStartTime && !isZombie(pid) && processNamespaceInode(pid) === namespaceInode(state.switchNs);
+  if (!ours()) return;
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  const deadline = Date.now() + 2_000;
+  while (ours() && Date.now() < deadline) await sleep(10);
+  if (ours()) process.kill(pid, 'SIGKILL');
+}
+
+export interface DegradeOptions {
+  /** Percent of the frames the host sends that are dropped (0-100). */
+  readonly lossPct?: number;
+  /** How long each frame the host sends is held (ms, 0-60000). */
+  readonly delayMs?: number;
+}
+
+/**
+ * `lab degrade HOST --loss P --delay D`: loss and delay of the frames a host sends, on every
+ * ring (replacing the host's earlier degrade; 0 and 0 removes it). Undone by `heal`.
+ */
+export async function degradeHost(name: string, dir: string, host: string, opts: DegradeOptions): Promise<LabState> {
+  const lossPct = opts.lossPct ?? 0;
+  const delayMs = opts.delayMs ?? 0;
+  if (!Number.isFinite(lossPct) || lossPct < 0 || lossPct > 100) throw new UsageError(`loss ${lossPct} % is not 0 to 100`);
+  if (!Number.isInteger(delayMs) || delayMs < 0 || delayMs > 60_000) throw new UsageError(`delay ${delayMs} ms is not a whole number of ms from 0 to 60000`);
+  return withLock(dir, name, async () => {
+    const state = await requireState(dir, name);
+    const h = findHost(state, host);
+    requireRoot();
+    const old = state.degrades.filter((d) => d.host === host);
+    state.degrades = state.degrades.filter((d) => d.host !== host);
+    let line: { pid: number; startTime: string } | undefined;
+    // The host's number is unique in the lab: its queue number.
+    if (delayMs > 0) line = await startDelayLine(state, host, h.number, delayMs);
+    try {
+      if (lossPct > 0 || delayMs > 0) {
+        state.degrades.push({
+          host,
+          lossPct,
+          delayMs,
+          method: 'bridge',
+          ...(line === undefined ? {} : { queue: h.number, helperPid: line.pid, helperStartTime: line.startTime }),
+        });
+      }
+      await applyRuleset(state);
+      if (delayMs > 0 || old.some((d) => d.delayMs > 0)) await applyDelayRules(state);
+      await writeState(state);
+    } catch (err) {
+      if (line !== undefined) await stopDelayLine(state, { host, lossPct, delayMs, method: 'bridge', helperPid: line.pid, helperStartTime: line.startTime });
+      throw err;
+    }
+    for (const d of old) await stopDelayLine(state, d);
+    return state;
+  });
+}
+
+/**
+ * kill -9 of a host's daemon (its agent, or the controller), as a crash: the kill first, before
+ * the lock, then its record dropped. Returns the PID killed (undefined when none ran). The
+ * resources it started keep running, as they do when a real agent crashes.
+ */
+export async function killDaemon(name: string, dir: string, host: string): Promise<number | undefined> {
+  const mine = (state: LabState, p: ProcessRecord): boolean => {
+    const ns = state.hosts.find((h) => h.name === p.host)?.ns;
+    return p.host === host && isRunning(p) && ns !== undefined && processNamespaceInode(p.pid) === namespaceInode(ns);
+  };
+  let killed: number | undefined;
+  const first = await requireState(dir, name);
+  findHost(first, host);
+  for (const p of first.processes.filter((x) => mine(first, x))) {
+    try {
+      process.kill(p.pid, 'SIGKILL');
+      killed = p.pid;
+    } catch {
+      // gone already
+    }
+  }
+  return withLock(dir, name, async () => {
+    const state = await requireState(dir, name);
+    for (const p of state.processes.filter((x) => mine(state, x))) {
+      process.kill(p.pid, 'SIGKILL');
+      killed = p.pid;
+    }
+    state.processes = state.processes.filter((p) => p.host !== host);
+    await writeState(state);
+    return killed;
+  });
+}
+
+/**
+ * Starts a host's daemon again (its agent, or the controller) when it is not running, as
+ * systemd's Restart= would. Nothing is started on a host whose power is off (undefined).
+ */
+export async function startHostDaemon(name: string, dir: string, host: string): Promise<ProcessRecord | undefined> {
+  return withLock(dir, name, async () => {
+    const state = await requireState(dir, name);
+    const h = findHost(state, host);
+    const role = daemonRole(h);
+    if (role === undefined) throw new UsageError(`the ${host} host runs no daemon`);
+    if (!state.daemons) throw new HavenError('UNSUPPORTED', `lab "${name}" runs no daemons`, { hint: 'it was brought up with --no-daemons' });
+    if (h.power === 'off') return undefined;
+    requireRoot();
+    const running = state.processes.find((p) => p.host === host && isRunning(p));
+    if (running !== undefined) return running;
+    const rec = startDaemon(state, h, role);
+    state.processes = [...state.processes.filter((p) => p.host !== host), rec];
+    await writeState(state);
+    return rec;
   });
 }
 
@@ -292,6 +487,10 @@ export interface LabStatus {
   readonly hosts: HostStatus[];
   readonly partition: string[][];
   readonly cuts: Cut[];
+  /** The blocks in force (a one-way partition shows here only): `from` cannot send to `to`. */
+  readonly blocks: Block[];
+  /** Loss and delay of the frames each degraded host sends. */
+  readonly degrades: { host: string; lossPct: number; delayMs: number }[];
   /** The hosts' simulated BMCs (address, ipmi_sim's PID, alive); never their password. */
   readonly bmcs: BmcStatus[];
 }
@@ -320,6 +519,8 @@ export async function labStatus(name: string, dir: string): Promise<LabStatus> {
     })),
     partition,
     cuts: state.cuts,
+    blocks: state.blocks,
+    degrades: state.degrades.map((d) => ({ host: d.host, lossPct: d.lossPct, delayMs: d.delayMs })),
     bmcs: bmcStatus(state.bmc),
   };
 }

@@ -62,6 +62,8 @@ export interface ProbeOptions {
   readonly durationMs?: number;
   readonly signal?: AbortSignal;
   readonly splitWindowMs?: number;
+  /** Called with each answer as it ends (probeHere only): a caller that watches a service live. */
+  readonly onAnswer?: (answer: ProbeAnswer) => void;
 }
 
 export interface ProbeResult {
@@ -167,7 +169,9 @@ export async function probeHere(opts: ProbeOptions): Promise<ProbeResult> {
     const sentMs = now - t0;
     const p = once().then((o) => {
       const doneMs = performance.now() - t0;
-      answers.push(o.ok ? { seq: mySeq, sentMs, doneMs, ok: true, ...(o.host === undefined ? {} : { host: o.host }) } : { seq: mySeq, sentMs, doneMs, ok: false, error: o.error });
+      const answer: ProbeAnswer = o.ok ? { seq: mySeq, sentMs, doneMs, ok: true, ...(o.host === undefined ? {} : { host: o.host }) } : { seq: mySeq, sentMs, doneMs, ok: false, error: o.error };
+      answers.push(answer);
+      opts.onAnswer?.(answer);
     });
     inflight.add(p);
     void p.finally(() => inflight.delete(p));

@@ -5,6 +5,11 @@
 //
 // The whole table is replaced in one nft transaction (add, delete, define), so applying it is
 // idempotent and never leaves half a ruleset.
+//
+// Delay is the exception: this kernel has neither sch_netem nor nft's queue statement, so the
+// frames of a delayed host go to an NFQUEUE delay line (delay-queue.py) through an iptables
+// rule on the switch's FORWARD chain, which br_netfilter runs for bridged IPv4 frames
+// (`renderDelayRules`, applied whole with iptables-restore). ARP is not delayed.
 
 import type { Block, Cut, Degrade, HostState } from './state.js';
 
@@ -67,4 +72,20 @@ export function renderRuleset(input: RulesetInput): string {
     '}',
     '',
   ].join('\n');
+}
+
+/**
+ * The iptables-restore script of the switch's filter table: one NFQUEUE rule per port of every
+ * delayed host (the frames it sends), with --queue-bypass so that frames pass undelayed, never
+ * dropped, when no delay line is bound. Empty chains when nothing is delayed.
+ */
+export function renderDelayRules(hosts: readonly HostState[], degrades: readonly Degrade[]): string {
+  const rules: string[] = [];
+  for (const d of degrades) {
+    if (d.method !== 'bridge' || d.delayMs <= 0 || d.queue === undefined) continue;
+    for (const port of ports(hosts, [d.host])) {
+      rules.push(`-A FORWARD -m physdev --physdev-in ${port} -m comment --comment "delay ${d.host} ${d.delayMs}ms" -j NFQUEUE --queue-num ${d.queue} --queue-bypass`);
+    }
+  }
+  return ['*filter', ':INPUT ACCEPT [0:0]', ':FORWARD ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]', ...rules, 'COMMIT', ''].join('\n');
 }

@@ -72,7 +72,13 @@ export interface Cut {
   readonly ring: number;
 }
 
-/** Loss and delay on a host's links: for a later issue (see delay-queue.py); kept empty today. */
+/**
+ * Loss and delay of the frames a host sends, on every ring (`haven lab degrade`), like netem on
+ * its interfaces. `bridge`: loss is a rule in the switch's nftables table; delay is an NFQUEUE
+ * delay line (delay-queue.py, in the switch namespace, bound to queue `queue`), fed by an
+ * iptables rule that br_netfilter runs on bridged frames (this kernel has no sch_netem and no
+ * nft queue). `netem` is not used by this lab.
+ */
 export interface Degrade {
   readonly host: string;
   readonly lossPct: number;
@@ -80,6 +86,8 @@ export interface Degrade {
   readonly method: 'netem' | 'bridge';
   readonly queue?: number;
   readonly helperPid?: number;
+  /** Field 22 of /proc/PID/stat of the helper: never signal a later process with its PID. */
+  readonly helperStartTime?: string;
 }
 
 export type DaemonRole = 'agent' | 'controller';

@@ -1,7 +1,7 @@
 // `haven lab …`: the network-namespace lab (docs/lab.md). up, down, status, power, fence, cut,
-// partition, heal, probe. The implementations are imported when a subcommand runs, so other
-// `haven` commands do not pay for them; `haven lab fence` is also reached through a fast path in
-// bin/haven.js that skips this file altogether.
+// partition, degrade, heal, probe, and chaos (docs/chaos.md). The implementations are imported
+// when a subcommand runs, so other `haven` commands do not pay for them; `haven lab fence` is
+// also reached through a fast path in bin/haven.js that skips this file altogether.
 
 import { spawn } from 'node:child_process';
 import { InvalidArgumentError, type Command } from 'commander';
@@ -162,27 +162,48 @@ export function registerLab(program: Command): void {
   common(lab.command('partition'))
     .description('split hosts into groups that cannot reach each other on any ring: `haven lab partition h1,h2 / h3` (replaces an earlier partition)')
     .argument('<groups...>', 'groups of hosts separated by "/", hosts by commas')
+    .option('--one-way', 'drop only what the first group sends to the others (an asymmetric partition)')
     .action(
-      action(async (groups: string[], opts: Common) => {
+      action(async (groups: string[], opts: Common & { oneWay?: boolean }) => {
         const { name, dir } = await where(opts);
         const { partitionLab } = await import('../../lab/lab.js');
-        const state = await partitionLab(name, dir, groups);
+        const state = await partitionLab(name, dir, groups, { oneWay: opts.oneWay === true });
         const seen: string[] = [];
         for (const b of state.blocks) if (!seen.includes(b.from.join(','))) seen.push(b.from.join(','));
-        process.stdout.write(`partitioned: ${seen.join(' / ')}\n`);
+        if (opts.oneWay === true) process.stdout.write(`partitioned one way: ${seen[0] ?? ''} cannot send to ${state.blocks.map((b) => b.to.join(',')).join(' / ')}\n`);
+        else process.stdout.write(`partitioned: ${seen.join(' / ')}\n`);
+      }),
+    );
+
+  common(lab.command('degrade'))
+    .description('drop or delay the frames a host sends, on every ring (delay: an NFQUEUE delay line in the switch); 0 and 0 removes it')
+    .argument('<host>', 'a host of the lab')
+    .option('--loss <percent>', 'percent of its frames dropped (0-100)', '0')
+    .option('--delay <d>', 'how long each frame is held (bare number: ms)', '0')
+    .action(
+      action(async (host: string, opts: Common & { loss: string; delay: string }) => {
+        const { name, dir } = await where(opts);
+        const lossPct = Number(opts.loss);
+        if (!/^\d+(\.\d+)?$/.test(opts.loss.trim()) || lossPct > 100) throw new UsageError(`--loss "${opts.loss}" is not a percentage from 0 to 100`);
+        const delayMs = opts.delay.trim() === '0' ? 0 : durationOption('--delay', opts.delay, 'ms');
+        const { degradeHost } = await import('../../lab/lab.js');
+        await degradeHost(name, dir, host, { lossPct, delayMs: Math.round(delayMs) });
+        process.stdout.write(lossPct === 0 && delayMs === 0 ? `${host}: no loss, no delay\n` : `${host}: ${lossPct} % loss, ${Math.round(delayMs)} ms delay on the frames it sends\n`);
       }),
     );
 
   common(lab.command('heal'))
-    .description('undo every cut and partition')
+    .description('undo every cut, partition, loss and delay')
     .action(
       action(async (opts: Common) => {
         const { name, dir } = await where(opts);
         const { healLab } = await import('../../lab/lab.js');
         await healLab(name, dir);
-        process.stdout.write('healed: no cut, no partition\n');
+        process.stdout.write('healed: no cut, no partition, no loss, no delay\n');
       }),
     );
+
+  registerChaos(lab);
 
   common(lab.command('probe'))
     .description("send a request every 10 ms from the lab's client and report failures, gaps (RTO), hand-overs and split brain")
@@ -228,6 +249,84 @@ export function registerLab(program: Command): void {
         else {
           const { renderProbeReport } = await import('../../lab/probe-report.js');
           process.stdout.write(renderProbeReport(report));
+        }
+      }),
+    );
+}
+
+/** `--hold 1s-3s` (or one duration, held exactly): the range a fault is held for. */
+export function holdRange(text: string): { minMs: number; maxMs: number } {
+  const parts = text.split(/-(?=\d)/);
+  if (parts.length > 2) throw new UsageError(`--hold "${text}" is not MIN-MAX`, { hint: 'e.g. --hold 1s-3s or --hold 2s' });
+  const minMs = durationOption('--hold', parts[0] as string, 'ms');
+  const maxMs = parts.length === 2 ? durationOption('--hold', parts[1] as string, 'ms') : minMs;
+  if (maxMs < minMs) throw new UsageError(`--hold "${text}": the maximum is below the minimum`);
+  if (maxMs > 600_000) throw new UsageError(`--hold "${text}": at most 10 minutes`);
+  return { minMs, maxMs };
+}
+
+function registerChaos(lab: Command): void {
+  common(lab.command('chaos'))
+    .description('bring up a lab, inject random faults (seeded) while probing an A/P and a clone service, heal, check the invariants; exit 1 on a violation (needs root)')
+    .option('--trials <n>', 'how many trials', integer('--trials', 1, 100_000), 20)
+    .option('--seed <s>', 'the seed of the fault sequence (default: a new one, printed)', integer('--seed', 0, 4_294_967_295))
+    .option('--faults <list>', 'the faults to draw from, comma-separated (default: all): power-off, cut-ring, partition, asym-partition, loss, delay, controller-kill, agent-kill, service-kill, cpu-hog')
+    .option('--hold <range>', 'how long a fault is held, drawn from MIN-MAX', '1s-3s')
+    .option('--bound <d>', 'every service must answer again within this long after the heal (bare number: seconds)', '10s')
+    .option('--hosts <n>', 'hosts in the lab', integer('--hosts', 2, 9), 3)
+    .option('--rings <n>', 'heartbeat rings (cut-ring needs 2)', integer('--rings', 1, 4), 2)
+    .option('--replay <seed:trial>', 'run only this trial of this seed (what a failing run prints)')
+    .option('--keep-logs', "keep the lab's logs when it is torn down (<state dir>/<name>/logs)")
+    .option('--json', 'print the result as JSON')
+    .action(
+      action(async (opts: Common & { trials: number; seed?: number; faults?: string; hold: string; bound: string; hosts: number; rings: number; replay?: string; keepLogs?: boolean; json?: boolean }) => {
+        const { dir } = await where(opts);
+        const name = opts.name ?? 'chaos';
+        const plan = await import('../../lab/chaos/plan.js');
+        const faults = plan.parseFaults(opts.faults);
+        const hold = holdRange(opts.hold);
+        const boundMs = durationOption('--bound', opts.bound, 's');
+        const replay = opts.replay === undefined ? undefined : plan.parseReplay(opts.replay);
+        if (replay !== undefined && opts.seed !== undefined && opts.seed !== replay.seed) throw new UsageError(`--seed ${opts.seed} and --replay ${opts.replay} name two seeds`);
+        if (faults.includes('cut-ring') && opts.rings < 2 && opts.faults !== undefined) throw new UsageError('cut-ring needs 2 rings at least', { hint: 'pass --rings 2, or leave cut-ring out of --faults' });
+        const chosen = opts.rings < 2 ? faults.filter((f) => f !== 'cut-ring') : faults;
+        const { freshSeed } = await import('../../lab/chaos/prng.js');
+        const seed = replay?.seed ?? opts.seed ?? freshSeed();
+        const { runChaos } = await import('../../lab/chaos/harness.js');
+        const report = await import('../../lab/chaos/report.js');
+        const ac = new AbortController();
+        let interrupts = 0;
+        const stop = (): void => {
+          interrupts++;
+          if (interrupts === 1) process.stderr.write('haven: lab chaos: stopping; tearing the lab down (this takes a few seconds)\n');
+          ac.abort(new HavenError('USAGE', 'interrupted'));
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+        process.stderr.write(`haven: lab chaos: seed ${seed}${replay === undefined ? `, ${opts.trials} trials` : `, trial ${replay.trial} only`}\n`);
+        try {
+          const result = await runChaos({
+            name,
+            stateDir: dir,
+            seed,
+            trials: opts.trials,
+            ...(replay === undefined ? {} : { replay: replay.trial }),
+            faults: chosen,
+            holdMinMs: hold.minMs,
+            holdMaxMs: hold.maxMs,
+            boundMs,
+            hosts: opts.hosts,
+            rings: opts.rings,
+            keepLogs: opts.keepLogs === true,
+            signal: ac.signal,
+            log: (line) => process.stderr.write(`haven: lab ${line}\n`),
+            onTrial: (t) => process.stderr.write(`haven: lab chaos: ${report.renderTrialLine(t)}\n`),
+          });
+          process.stdout.write(opts.json === true ? `${JSON.stringify({ ...result, summary: report.summarize(result) }, null, 2)}\n` : report.renderChaos(result));
+          process.exitCode = result.aborted ? 130 : report.failed(result) ? 1 : 0;
+        } finally {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
         }
       }),
     );

@@ -1,0 +1,522 @@
+// The chaos suite (`haven lab chaos`, docs/chaos.md): brings up its own lab with an
+// active/passive service and a clone (./cluster.ts), watches the A/P service's ground truth on
+// every host (./watch-main.ts) and probes every service from the client (./probe-main.ts), then
+// runs trials: one seeded random fault (./plan.ts) injected (./faults.ts), held, healed, and
+// the cluster left to settle, with the invariants (./invariants.ts) checked on what was
+// recorded. The lab is always torn down at the end, also after a failure or an abort.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { HavenError } from '../../errors.js';
+import { createLab, destroyLab, requireRoot, startHostDaemon } from '../lab.js';
+import { CLIENT_HOST, CONTROLLER_HOST } from '../names.js';
+import { powerOn } from '../power.js';
+import { analyzeProbe, type ProbeAnswer } from '../probe-report.js';
+import { requireState, labDir, type LabState } from '../state.js';
+import { sleep } from '../system.js';
+import { activeHost, AP_PORT, CHAOS_RESOURCES, CLONE_PORT, controllerCall, durableView, MARKER, unsettled, AP_SERVICE, type ControllerEvent, type Snapshot } from './cluster.js';
+import { inject, servicePids, type Heal } from './faults.js';
+import {
+  backAt,
+  durableViolations,
+  FENCE_EVENT_KINDS,
+  fenceViolations,
+  probeSplitBrainViolations,
+  recoveryViolation,
+  splitBrainViolations,
+  type DurableView,
+  type FenceRecord,
+  type Violation,
+} from './invariants.js';
+import { planTrial, type FaultKind, type FaultPlan, type TargetRole } from './plan.js';
+import { HostTimeline, holders, overlaps, parseWatchLine, type Overlap } from './timeline.js';
+
+const WATCH_MAIN = fileURLToPath(new URL('./watch-main.js', import.meta.url));
+const PROBE_MAIN = fileURLToPath(new URL('./probe-main.js', import.meta.url));
+
+export interface ChaosOptions {
+  readonly name: string;
+  readonly stateDir: string;
+  readonly seed: number;
+  /** Trials 1..trials, or only `replay`. */
+  readonly trials: number;
+  readonly replay?: number;
+  readonly faults: readonly FaultKind[];
+  readonly holdMinMs: number;
+  readonly holdMaxMs: number;
+  /** Invariant 3: every service back within this long after the heal. */
+  readonly boundMs: number;
+  readonly hosts: number;
+  readonly rings: number;
+  /** systemd's RestartSec for a killed agent (default 500 ms). */
+  readonly agentRestartMs?: number;
+  /** Keep the lab's logs (<state dir>/<name>/logs) when it is torn down. */
+  readonly keepLogs?: boolean;
+  readonly signal?: AbortSignal;
+  /** Progress, one line at a time (stderr in the CLI). */
+  readonly log?: (line: string) => void;
+  /** Each trial as it ends. */
+  readonly onTrial?: (trial: TrialResult) => void;
+}
+
+export interface TrialResult {
+  readonly trial: number;
+  readonly kind: FaultKind;
+  /** The host hit (or the controller), with its role when it was drawn as one. */
+  readonly target: string;
+  readonly role: TargetRole['role'];
+  /** cut-ring's ring, asym-partition's direction, service-kill's service. */
+  readonly detail?: string;
+  readonly holdMs: number;
+  /** From the heal until every service answered again for good; null when one never did. */
+  readonly recoveryMs: number | null;
+  /** The longest run of failed requests through the VIP during the trial (what a user saw). */
+  readonly vipGapMs: number | null;
+  /** Nodes the controller tried to fence during the trial. */
+  readonly fenced: readonly string[];
+  /** Ground truth: the hosts that held the VIP during the trial, in order (h1 → h2 after a fail-over). */
+  readonly apHosts: readonly string[];
+  readonly violations: readonly Violation[];
+  readonly startedAt: number;
+  readonly injectedAt: number;
+  readonly healedAt: number;
+  readonly endedAt: number;
+}
+
+export interface ChaosResult {
+  readonly seed: number;
+  readonly lab: { readonly name: string; readonly id: number; readonly hosts: number; readonly rings: number };
+  readonly options: { readonly faults: readonly FaultKind[]; readonly holdMinMs: number; readonly holdMaxMs: number; readonly boundMs: number; readonly trials: number; readonly replay?: number };
+  readonly trials: readonly TrialResult[];
+  /** Violations outside any trial: the setup, and the run as a whole. */
+  readonly overall: readonly Violation[];
+  readonly aborted: boolean;
+  readonly durationMs: number;
+}
+
+interface Watcher {
+  readonly host: string;
+  readonly child: ChildProcess;
+}
+
+interface Target {
+  readonly name: string;
+  readonly url: string;
+  readonly intervalMs: number;
+  answers: { s: number; ok: boolean; h?: string }[];
+}
+
+const SETTLE_TIMEOUT_MS = 90_000;
+const PRE_FAULT_MS = 300;
+const STABLE_MS = 500;
+const POLL_MS = 100;
+
+/** Runs the suite: lab up, setup, the trials, lab down. */
+export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
+  requireRoot();
+  const run = new ChaosRun(opts);
+  return run.run();
+}
+
+class ChaosRun {
+  private state!: LabState;
+  private sock = '';
+  private hosts: string[] = [];
+  private readonly timelines = new Map<string, HostTimeline>();
+  private readonly watchers = new Map<string, Watcher>();
+  /** When the harness powered a host off itself: its watcher died then. */
+  private readonly poweredOffAt = new Map<string, number>();
+  private probe: ChildProcess | undefined;
+  private targets: Target[] = [];
+  private readonly reported = new Set<string>();
+  private closing = false;
+  private pendingHeal: Heal | undefined;
+  private readonly log: (line: string) => void;
+
+  constructor(private readonly opts: ChaosOptions) {
+    this.log = opts.log ?? (() => undefined);
+  }
+
+  async run(): Promise<ChaosResult> {
+    const t0 = Date.now();
+    const o = this.opts;
+    const tmp = mkdtempSync(join(tmpdir(), 'haven-chaos-'));
+    const resources = join(tmp, 'chaos.yaml');
+    writeFileSync(resources, CHAOS_RESOURCES);
+    const trials: TrialResult[] = [];
+    const overall: Violation[] = [];
+    let aborted = false;
+    let created = false;
+    try {
+      this.log(`chaos: lab up ${o.name} (${o.hosts} hosts, ${o.rings} rings)`);
+      this.state = await createLab({ name: o.name, stateDir: o.stateDir, hosts: o.hosts, rings: o.rings, resources, ...(o.signal === undefined ? {} : { signal: o.signal }) });
+      created = true;
+      this.sock = join(labDir(o.stateDir, o.name), 'controller.sock');
+      this.hosts = this.state.hosts.filter((h) => h.role === 'host').map((h) => h.name);
+      for (const h of this.hosts) {
+        this.timelines.set(h, new HostTimeline(h));
+        this.startWatcher(h);
+      }
+      this.startProbe();
+      const setupStart = Date.now();
+      await this.setup();
+      const before = durableView(await this.status());
+      // Whatever happened during the setup is checked too.
+      overall.push(...this.splitBrain(setupStart - 60_000, Date.now()));
+      const numbers = o.replay === undefined ? Array.from({ length: o.trials }, (_, i) => i + 1) : [o.replay];
+      let windowStart = Date.now();
+      let unsettledInARow = 0;
+      const fencedInRun = new Set<string>();
+      for (const n of numbers) {
+        o.signal?.throwIfAborted();
+        const plan = planTrial(o.seed, n, { faults: o.faults, holdMinMs: o.holdMinMs, holdMaxMs: o.holdMaxMs, hosts: o.hosts, rings: o.rings });
+        const t = await this.trial(plan, windowStart);
+        trials.push(t);
+        o.onTrial?.(t);
+        for (const f of t.fenced) fencedInRun.add(f);
+        windowStart = t.endedAt;
+        unsettledInARow = t.violations.some((v) => v.invariant === 'harness') ? unsettledInARow + 1 : 0;
+        if (unsettledInARow >= 2) {
+          overall.push({ invariant: 'harness', message: `the run stopped after trial ${n}: two trials in a row could not run (the cluster did not settle)` });
+          break;
+        }
+      }
+      const after = durableView(await this.status());
+      overall.push(...durableViolations(before, after, fencedInRun).map((v) => ({ ...v, message: `over the whole run: ${v.message}` })));
+    } catch (err) {
+      if (o.signal?.aborted === true) aborted = true;
+      else throw err;
+    } finally {
+      this.closing = true;
+      await this.pendingHeal?.().catch(() => undefined);
+      this.stopChildren();
+      if (created) {
+        this.log(`chaos: lab down ${o.name}${o.keepLogs === true ? ` (logs kept in ${join(labDir(o.stateDir, o.name), 'logs')})` : ''}`);
+        await destroyLab(o.name, o.stateDir, { keepLogs: o.keepLogs === true }).catch((err: unknown) => this.log(`chaos: lab down failed: ${(err as Error).message}`));
+      }
+      rmSync(tmp, { recursive: true, force: true });
+    }
+    return {
+      seed: o.seed,
+      lab: { name: o.name, id: this.state?.id ?? -1, hosts: o.hosts, rings: o.rings },
+      options: { faults: o.faults, holdMinMs: o.holdMinMs, holdMaxMs: o.holdMaxMs, boundMs: o.boundMs, trials: o.trials, ...(o.replay === undefined ? {} : { replay: o.replay }) },
+      trials,
+      overall,
+      aborted,
+      durationMs: Date.now() - t0,
+    };
+  }
+
+  // ------------------------------------------------------------ children
+
+  private ns(host: string): string {
+    const h = this.state.hosts.find((x) => x.name === host);
+    if (h === undefined) throw new HavenError('INTERNAL', `no host ${host}`);
+    return h.ns;
+  }
+
+  private vip(): string {
+    return `10.${200 + this.state.id}.0.100`;
+  }
+
+  /** A watcher in the host's namespace; restarted whenever the host is powered on again. */
+  private startWatcher(host: string): void {
+    const old = this.watchers.get(host);
+    if (old !== undefined && old.child.exitCode === null && old.child.signalCode === null) return;
+    const child = spawn('ip', ['netns', 'exec', this.ns(host), process.execPath, WATCH_MAIN, this.vip(), String(AP_PORT), '10'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    child.on('error', () => undefined);
+    const timeline = this.timelines.get(host) as HostTimeline;
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+      const s = parseWatchLine(line);
+      if (s !== undefined) timeline.add(s);
+    });
+    child.on('exit', () => {
+      const seen = Date.now();
+      // Everything in the namespace died with it: a power cut, by the harness or a fence.
+      const off = this.poweredOffAt.get(host);
+      timeline.end(off !== undefined && off <= seen ? off : seen);
+    });
+    this.watchers.set(host, { host, child });
+  }
+
+  private hostPower(host: string): 'on' | 'off' {
+    return this.state.hosts.find((h) => h.name === host)?.power ?? 'off';
+  }
+
+  private startProbe(): void {
+    const net = `10.${200 + this.state.id}.0`;
+    this.targets = [
+      { name: `${AP_SERVICE} via the VIP`, url: `http://${this.vip()}:${AP_PORT}/`, intervalMs: 10, answers: [] },
+      ...this.hosts.map((h) => {
+        const n = this.state.hosts.find((x) => x.name === h)?.number ?? 0;
+        return { name: `clone copy on ${h}`, url: `http://${net}.${n}:${CLONE_PORT}/`, intervalMs: 50, answers: [] };
+      }),
+    ];
+    const client = this.ns(CLIENT_HOST);
+    const child = spawn('ip', ['netns', 'exec', client, process.execPath, PROBE_MAIN, ...this.targets.map((t) => `${t.url}@${t.intervalMs}`)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    child.on('error', () => undefined);
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+      try {
+        const a = JSON.parse(line) as { i: number; s: number; ok: number; h?: string };
+        this.targets[a.i]?.answers.push(a.h === undefined ? { s: a.s, ok: a.ok === 1 } : { s: a.s, ok: a.ok === 1, h: a.h });
+      } catch {
+        // not an answer
+      }
+    });
+    this.probe = child;
+  }
+
+  private stopChildren(): void {
+    for (const w of this.watchers.values()) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL');
+    if (this.probe !== undefined && this.probe.exitCode === null && this.probe.signalCode === null) this.probe.kill('SIGKILL');
+  }
+
+  // ------------------------------------------------------------ the cluster
+
+  private status(): Promise<Snapshot> {
+    return controllerCall<Snapshot>(this.sock, 'GET', '/v1/status');
+  }
+
+  private async eventsSince(seq: number): Promise<ControllerEvent[]> {
+    const out: ControllerEvent[] = [];
+    for (;;) {
+      const page = await controllerCall<ControllerEvent[]>(this.sock, 'GET', `/v1/events?since=${seq}&limit=10000`, undefined, 5_000);
+      out.push(...page);
+      if (page.length < 10_000) return out;
+      seq = (page.at(-1) as ControllerEvent).seq;
+    }
+  }
+
+  private async lastSeq(): Promise<number> {
+    return (await this.eventsSince(0)).at(-1)?.seq ?? 0;
+  }
+
+  /** Power on every host that is off (a fault's or a fence's), its agent and watcher with it. */
+  private async powerOnAll(): Promise<void> {
+    this.state = await requireState(this.opts.stateDir, this.opts.name);
+    for (const h of this.hosts) {
+      if (this.hostPower(h) === 'off') {
+        await powerOn(this.opts.name, this.opts.stateDir, h);
+        this.poweredOffAt.delete(h);
+      }
+    }
+    this.state = await requireState(this.opts.stateDir, this.opts.name);
+    for (const h of this.hosts) if (this.hostPower(h) === 'on') this.startWatcher(h);
+  }
+
+  /** Why the services do not all answer yet, or undefined when they do (their last answers succeeded). */
+  private servicesDown(since: number): string | undefined {
+    for (const t of this.targets) {
+      const last = t.answers.at(-1);
+      if (last === undefined || last.s < since) return `${t.name}: no answer yet`;
+      if (!last.ok) return `${t.name} does not answer`;
+    }
+    return undefined;
+  }
+
+  /**
+   * Waits until the cluster is settled and every service answers, for STABLE_MS in a row, or
+   * until the deadline. Hosts found off are powered on. Returns why not, or undefined.
+   */
+  private async settle(deadline: number): Promise<string | undefined> {
+    let since: number | undefined;
+    let why: string | undefined = 'not checked yet';
+    const start = Date.now();
+    while (Date.now() < deadline) {
+      this.opts.signal?.throwIfAborted();
+      await this.powerOnAll();
+      let s: Snapshot | undefined;
+      try {
+        s = await this.status();
+      } catch (err) {
+        why = `the controller does not answer (${(err as Error).message})`;
+      }
+      if (s !== undefined) why = unsettled(s, this.hosts) ?? this.servicesDown(start);
+      if (why === undefined) {
+        since ??= Date.now();
+        if (Date.now() - since >= STABLE_MS) return undefined;
+      } else since = undefined;
+      await sleep(POLL_MS, this.opts.signal);
+    }
+    return why;
+  }
+
+  /** The cluster up and settled, an operator ban on the marker, and one failure of the A/P service. */
+  private async setup(): Promise<void> {
+    this.log('chaos: waiting for the cluster to settle');
+    let why = await this.settle(Date.now() + SETTLE_TIMEOUT_MS);
+    if (why !== undefined) throw new HavenError('INTERNAL', `the chaos lab did not settle in ${SETTLE_TIMEOUT_MS / 1000} s: ${why}`, { hint: `see the daemons' logs (--keep-logs)` });
+    // Config and a fail count that a controller crash must not lose (invariant 4).
+    const s = await this.status();
+    const markerOn = Object.keys(s.status.resources?.[MARKER] ?? {}).find((n) => s.status.resources?.[MARKER]?.[n]?.state === 'started');
+    const banned = this.hosts.find((h) => h !== markerOn) as string;
+    await controllerCall(this.sock, 'POST', `/v1/resources/${MARKER}/ban`, { node: banned });
+    const active = activeHost(s) as string;
+    for (const pid of servicePids(this.ns(active), AP_PORT)) process.kill(pid, 'SIGKILL');
+    this.log(`chaos: setup: ${MARKER} banned from ${banned}; ${AP_SERVICE} killed once on ${active} (a fail count to keep)`);
+    await sleep(1500, this.opts.signal);
+    why = await this.settle(Date.now() + SETTLE_TIMEOUT_MS);
+    if (why !== undefined) throw new HavenError('INTERNAL', `the chaos lab did not settle after its setup: ${why}`);
+    const after = await this.status();
+    if (!(after.status.failures ?? []).some((f) => f.resource === AP_SERVICE)) this.log(`chaos: setup: note: no fail count of ${AP_SERVICE} was recorded`);
+  }
+
+  // ------------------------------------------------------------ one trial
+
+  private resolveTarget(plan: FaultPlan, s: Snapshot): string {
+    switch (plan.target.role) {
+      case 'controller':
+        return CONTROLLER_HOST;
+      case 'active':
+        return activeHost(s) as string;
+      case 'other': {
+        const active = activeHost(s);
+        const others = this.hosts.filter((h) => h !== active);
+        return others[plan.target.index % others.length] as string;
+      }
+      default: {
+        const never: never = plan.target;
+        throw new Error(`unknown role ${String(never)}`);
+      }
+    }
+  }
+
+  private splitBrain(from: number, to: number): Violation[] {
+    const fresh: Overlap[] = [];
+    for (const o of overlaps([...this.timelines.values()], from, to)) {
+      const key = `${o.what} ${o.hosts.join()} ${o.start}`;
+      if (this.reported.has(key)) continue;
+      this.reported.add(key);
+      fresh.push(o);
+    }
+    return splitBrainViolations(fresh);
+  }
+
+  private async trial(plan: FaultPlan, windowStart: number): Promise<TrialResult> {
+    const o = this.opts;
+    const startedAt = Date.now();
+    const base = { trial: plan.trial, kind: plan.kind, role: plan.target.role, holdMs: plan.holdMs, ...(detail(plan) === undefined ? {} : { detail: detail(plan) as string }) };
+    const why = await this.settle(Date.now() + SETTLE_TIMEOUT_MS);
+    if (why !== undefined) {
+      const t = { ...base, target: '?', recoveryMs: null, vipGapMs: null, fenced: [], apHosts: [], violations: [{ invariant: 'harness' as const, message: `the cluster was not settled before the fault: ${why}` }], startedAt, injectedAt: startedAt, healedAt: startedAt, endedAt: Date.now() };
+      this.log(`chaos: trial ${plan.trial}: skipped: ${why}`);
+      return t;
+    }
+    const before = await this.status();
+    const seq = await this.lastSeq();
+    const target = this.resolveTarget(plan, before);
+    this.log(`chaos: trial ${plan.trial}: ${plan.kind}${base.detail === undefined ? '' : ` (${base.detail})`} on ${target} for ${plan.holdMs} ms`);
+    await sleep(PRE_FAULT_MS, o.signal);
+
+    const injectedAt = Date.now();
+    const violations: Violation[] = [];
+    try {
+      this.pendingHeal = await inject(plan, {
+        lab: o.name,
+        dir: o.stateDir,
+        state: this.state,
+        target,
+        agentRestartMs: o.agentRestartMs ?? 500,
+        onPowerOff: (host, at) => this.poweredOffAt.set(host, at),
+        ...(o.signal === undefined ? {} : { signal: o.signal }),
+      });
+    } catch (err) {
+      if (o.signal?.aborted === true) throw err;
+      violations.push({ invariant: 'harness', message: `could not inject ${plan.kind} on ${target}: ${(err as Error).message}` });
+    }
+    await sleep(plan.holdMs, o.signal);
+    const healedAt = Date.now();
+    try {
+      await this.pendingHeal?.();
+    } catch (err) {
+      violations.push({ invariant: 'harness', message: `could not heal ${plan.kind} on ${target}: ${(err as Error).message}` });
+    }
+    this.pendingHeal = undefined;
+    // The network is healed whatever the fault (idempotent), and every daemon runs.
+    await this.powerOnAll();
+    await startHostDaemon(o.name, o.stateDir, CONTROLLER_HOST).catch(() => undefined);
+    for (const h of this.hosts) await startHostDaemon(o.name, o.stateDir, h).catch(() => undefined);
+
+    // Services back, cluster settled; wait past the bound to measure a late recovery.
+    const notSettled = await this.settle(healedAt + o.boundMs + 20_000);
+    await sleep(STABLE_MS / 2, o.signal);
+    const endedAt = Date.now();
+
+    // Invariant 1: ground truth over the whole window, and the probe's view through the VIP.
+    violations.push(...this.splitBrain(windowStart, endedAt));
+    const vip = this.targets[0] as Target;
+    const inWindow = vip.answers.filter((a) => a.s >= startedAt && a.s <= endedAt).sort((x, y) => x.s - y.s);
+    const answers: ProbeAnswer[] = inWindow.map((a, i) => ({ seq: i, sentMs: a.s - startedAt, doneMs: a.s - startedAt, ok: a.ok, ...(a.h === undefined ? {} : { host: a.h }) }));
+    const report = analyzeProbe(answers, { target: vip.url, startedAt, intervalMs: vip.intervalMs, durationMs: endedAt - startedAt });
+    violations.push(...probeSplitBrainViolations(report.splitBrain));
+
+    // Invariant 2: fences.
+    let events: ControllerEvent[] = [];
+    try {
+      events = await this.eventsSince(seq);
+    } catch (err) {
+      violations.push({ invariant: 'harness', message: `could not read the controller's events: ${(err as Error).message}` });
+    }
+    const fences: FenceRecord[] = events.filter((e) => FENCE_EVENT_KINDS.has(e.kind) && e.node !== undefined).map((e) => ({ at: e.at, node: e.node as string, kind: e.kind, message: e.message }));
+    violations.push(...fenceViolations(plan, target, fences));
+    const fenced = [...new Set(fences.map((f) => f.node))].sort();
+
+    // Invariant 3: every service back within the bound.
+    let recoveryMs: number | null = 0;
+    for (const t of this.targets) {
+      const back = backAt(t.answers.filter((a) => a.s <= endedAt).map((a) => ({ sentAt: a.s, ok: a.ok })), healedAt);
+      const v = recoveryViolation(t.name, back, healedAt, o.boundMs, endedAt);
+      if (v !== undefined) violations.push(v);
+      recoveryMs = back === undefined || recoveryMs === null ? null : Math.max(recoveryMs, back - healedAt);
+    }
+    if (notSettled !== undefined) violations.push({ invariant: 'recovery', message: `the cluster had not settled ${Math.round((endedAt - healedAt) / 1000)} s after the heal: ${notSettled}` });
+
+    // Invariant 4: fail counts and config.
+    let afterView: DurableView | undefined;
+    try {
+      afterView = durableView(await this.status());
+    } catch (err) {
+      violations.push({ invariant: 'harness', message: `could not read the controller's status after the trial: ${(err as Error).message}` });
+    }
+    if (afterView !== undefined) violations.push(...durableViolations(durableView(before), afterView, new Set(fenced)));
+
+    // The ground truth is only as good as its watchers: each host that is on must have sampled lately.
+    this.state = await requireState(o.stateDir, o.name);
+    for (const h of this.hosts) {
+      const last = this.timelines.get(h)?.lastSampleAt;
+      if (this.hostPower(h) === 'on' && (last === undefined || last < endedAt - 1_000)) {
+        violations.push({ invariant: 'harness', message: `the watcher on ${h} has been silent since ${last === undefined ? 'it started' : new Date(last).toISOString().slice(11, 23)}: no ground truth for it` });
+      }
+    }
+    const apHosts = holders([...this.timelines.values()], 'vip', injectedAt, endedAt);
+
+    // What later trials no longer need.
+    for (const tl of this.timelines.values()) tl.forget(endedAt - 1);
+    for (const t of this.targets) t.answers = t.answers.filter((a) => a.s > endedAt - 1000);
+
+    return {
+      ...base,
+      target,
+      recoveryMs,
+      vipGapMs: report.rto === null ? null : Math.round(report.rto.durationMs),
+      fenced,
+      apHosts,
+      violations,
+      startedAt,
+      injectedAt,
+      healedAt,
+      endedAt,
+    };
+  }
+}
+
+function detail(plan: FaultPlan): string | undefined {
+  if (plan.kind === 'cut-ring') return `ring${plan.ring ?? 0}`;
+  if (plan.kind === 'asym-partition') return plan.direction === 'in' ? 'cannot receive' : 'cannot send';
+  if (plan.kind === 'service-kill') return plan.service === 'ap' ? 'A/P service' : 'clone copy';
+  return undefined;
+}

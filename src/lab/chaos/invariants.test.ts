@@ -1,0 +1,92 @@
+// The chaos suite's invariants on recorded facts: fences, recovery, what must survive.
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { backAt, durableViolations, fenceViolations, percentile, recoveryViolation, type DurableView } from './invariants.js';
+import type { FaultPlan } from './plan.js';
+
+const plan = (kind: FaultPlan['kind']): FaultPlan => ({ trial: 1, kind, target: { role: 'active' }, holdMs: 1000 });
+const fence = (node: string, at = 1000): { at: number; node: string; kind: string; message: string } => ({ at, node, kind: 'fence', message: `fencing ${node}` });
+
+describe('fenceViolations', () => {
+  it('lets a power cut, a partition, an asymmetric partition or an agent crash fence their target only', () => {
+    for (const kind of ['power-off', 'partition', 'asym-partition', 'agent-kill'] as const) {
+      assert.deepEqual(fenceViolations(plan(kind), 'h1', [fence('h1'), { ...fence('h1'), kind: 'fenced' }]), [], kind);
+      const v = fenceViolations(plan(kind), 'h1', [fence('h1'), fence('h2')]);
+      assert.equal(v.length, 1, kind);
+      assert.match(v[0]?.message ?? '', /h2 was fenced .*h2 was not the target/);
+    }
+  });
+
+  it('lets nothing else fence anybody', () => {
+    for (const kind of ['cut-ring', 'loss', 'delay', 'cpu-hog', 'controller-kill', 'service-kill'] as const) {
+      const v = fenceViolations(plan(kind), 'h1', [fence('h1'), { ...fence('h1'), kind: 'fence-failed' }]);
+      assert.equal(v.length, 1, kind);
+      assert.equal(v[0]?.invariant, 'fence');
+      assert.match(v[0]?.message ?? '', new RegExp(`${kind} must fence nothing`));
+    }
+    assert.deepEqual(fenceViolations(plan('loss'), 'h1', []), []);
+  });
+});
+
+describe('backAt and recoveryViolation', () => {
+  const a = (sentAt: number, ok: boolean): { sentAt: number; ok: boolean } => ({ sentAt, ok });
+
+  it('is the heal itself when nothing failed after it', () => {
+    assert.equal(backAt([a(900, false), a(1000, true), a(1010, true)], 1000), 1000);
+  });
+
+  it('is the first success after the last failure', () => {
+    assert.equal(backAt([a(1000, false), a(1010, true), a(1020, false), a(1500, true), a(1510, true)], 1000), 1500);
+  });
+
+  it('is undefined while the service still fails, or with nothing sent after the heal', () => {
+    assert.equal(backAt([a(1000, true), a(1010, false)], 1000), undefined);
+    assert.equal(backAt([a(900, true)], 1000), undefined);
+  });
+
+  it('flags a service back late, or never', () => {
+    assert.equal(recoveryViolation('web', 1000 + 9_999, 1000, 10_000, 40_000), undefined);
+    assert.match(recoveryViolation('web', 1000 + 10_001, 1000, 10_000, 40_000)?.message ?? '', /web was back 10001 ms after the heal \(bound 10000 ms\)/);
+    assert.match(recoveryViolation('web', undefined, 1000, 10_000, 31_000)?.message ?? '', /web was not back 30 s after the heal/);
+  });
+});
+
+describe('durableViolations', () => {
+  const view: DurableView = { failures: [{ resource: 'web', node: 'h1', count: 2 }, { resource: 'web-c', node: 'h2', count: 'INFINITY' }], constraints: ['cli-ban-marker-on-h3'], resources: ['group:web-service'] };
+
+  it('accepts the same or more', () => {
+    assert.deepEqual(durableViolations(view, view, new Set()), []);
+    assert.deepEqual(durableViolations(view, { ...view, failures: [{ resource: 'web', node: 'h1', count: 3 }, ...view.failures.slice(1), { resource: 'x', node: 'h3', count: 1 }] }, new Set()), []);
+  });
+
+  it('flags a lost or lowered fail count, a lost or new constraint, changed resources', () => {
+    const v = durableViolations(view, { failures: [{ resource: 'web', node: 'h1', count: 1 }], constraints: ['cli-prefer-web'], resources: [] }, new Set());
+    assert.deepEqual(
+      v.map((x) => x.message),
+      [
+        'the fail count of web on h1 went down from 2 to 1',
+        'the fail count of web-c on h2 (INFINITY) was lost',
+        'the operator constraint cli-ban-marker-on-h3 was lost',
+        'an operator constraint cli-prefer-web appeared that nobody set',
+        'the configured resources changed: group:web-service → ',
+      ],
+    );
+  });
+
+  it("lets a fenced node lose its own fail counts, no one else's", () => {
+    const after = { ...view, failures: [] };
+    assert.deepEqual(
+      durableViolations(view, after, new Set(['h1'])).map((x) => x.message),
+      ['the fail count of web-c on h2 (INFINITY) was lost'],
+    );
+  });
+});
+
+describe('percentile', () => {
+  it('is the nearest rank', () => {
+    assert.equal(percentile([5, 1, 3, 2, 4], 50), 3);
+    assert.equal(percentile([5, 1, 3, 2, 4], 99), 5);
+    assert.ok(Number.isNaN(percentile([], 50)));
+  });
+});

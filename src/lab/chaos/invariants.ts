@@ -1,0 +1,123 @@
+// Pure: the chaos suite's invariants, checked on what was recorded during a trial.
+//
+// 1. Never two hosts serving the active/passive service at once: ./timeline.ts (ground truth
+//    from the watchers), and the probe's own split-brain episodes (what a user saw).
+// 2. No fence of a host that stayed healthy and reachable on at least one ring: only the
+//    faults that make a host dead or unreachable may fence it, and only it (./plan.ts,
+//    fenceAllowed). A fence attempt counts, whether it succeeded or not.
+// 3. Every service back within its bound after the heal: the A/P service through its VIP and
+//    every clone copy, as the probe saw them.
+// 4. No fail count or configuration lost: every failure recorded before the trial is still
+//    there after it with at least its count (a node fenced in the trial may lose its own: a
+//    fence resets a node, as Pacemaker's fence clears its transient attributes), and the
+//    operator's constraints and the resources are the same.
+
+import { fenceAllowed, type FaultPlan } from './plan.js';
+import type { Overlap } from './timeline.js';
+
+export type Invariant = 'split-brain' | 'fence' | 'recovery' | 'durable' | 'harness';
+
+export interface Violation {
+  readonly invariant: Invariant;
+  readonly message: string;
+}
+
+/** A fence the controller attempted (event kinds fence, fenced, fence-failed). */
+export interface FenceRecord {
+  readonly at: number;
+  readonly node: string;
+  readonly kind: string;
+  readonly message: string;
+}
+
+/** The event kinds that mean the controller tried to fence a node. */
+export const FENCE_EVENT_KINDS: ReadonlySet<string> = new Set(['fence', 'fenced', 'fence-failed']);
+
+const iso = (t: number): string => new Date(t).toISOString().slice(11, 23);
+
+export function splitBrainViolations(found: readonly Overlap[]): Violation[] {
+  return found.map((o) => ({
+    invariant: 'split-brain',
+    message: `${o.what === 'vip' ? 'the VIP was on' : 'the A/P service answered on'} both ${o.hosts[0]} and ${o.hosts[1]} from ${iso(o.start)} to ${iso(o.end)} (${o.end - o.start} ms)`,
+  }));
+}
+
+/** The probe's view: episodes where two hosts answered through the VIP in the same period. */
+export function probeSplitBrainViolations(episodes: readonly { hosts: readonly string[]; start: string; end: string }[]): Violation[] {
+  return episodes.map((e) => ({ invariant: 'split-brain', message: `the probe saw ${e.hosts.join(' and ')} answer through the VIP in the same period (${e.start.slice(11, 23)} to ${e.end.slice(11, 23)})` }));
+}
+
+/** Invariant 2: the nodes fenced in a trial against what its fault allows. */
+export function fenceViolations(plan: FaultPlan, target: string | undefined, fences: readonly FenceRecord[]): Violation[] {
+  const nodes = [...new Set(fences.map((f) => f.node))].sort();
+  const rule = fenceAllowed(plan.kind);
+  const out: Violation[] = [];
+  for (const node of nodes) {
+    if (rule.allowed && node === target) continue;
+    const first = fences.find((f) => f.node === node) as FenceRecord;
+    const why = node === target ? `${plan.kind} must fence nothing: ${rule.why}` : `${node} was not the target of ${plan.kind}${target === undefined ? '' : ` (${target})`}`;
+    out.push({ invariant: 'fence', message: `${node} was fenced at ${iso(first.at)} (${first.message}): ${why}` });
+  }
+  return out;
+}
+
+export interface Answer {
+  /** Epoch ms when the request was sent. */
+  readonly sentAt: number;
+  readonly ok: boolean;
+}
+
+/**
+ * When a service was back for good after the heal: the send time of the first success after
+ * the last failure sent at or after the heal (the heal itself when nothing failed after it).
+ * Undefined when its last answer failed, or nothing was sent after the heal.
+ */
+export function backAt(answers: readonly Answer[], healAt: number): number | undefined {
+  const after = answers.filter((a) => a.sentAt >= healAt).sort((x, y) => x.sentAt - y.sentAt);
+  if (after.length === 0) return undefined;
+  let lastFail = -1;
+  for (let i = 0; i < after.length; i++) if (!(after[i] as Answer).ok) lastFail = i;
+  if (lastFail === -1) return healAt;
+  const next = after[lastFail + 1];
+  return next === undefined ? undefined : next.sentAt;
+}
+
+/** Invariant 3, for one service: back within `boundMs` of the heal. */
+export function recoveryViolation(service: string, back: number | undefined, healAt: number, boundMs: number, waitedUntil: number): Violation | undefined {
+  if (back === undefined) return { invariant: 'recovery', message: `${service} was not back ${Math.round((waitedUntil - healAt) / 100) / 10} s after the heal (bound ${boundMs / 1000} s)` };
+  if (back - healAt > boundMs) return { invariant: 'recovery', message: `${service} was back ${back - healAt} ms after the heal (bound ${boundMs} ms)` };
+  return undefined;
+}
+
+/** What must survive any fault: fail counts, the operator's constraints, the resources. */
+export interface DurableView {
+  readonly failures: readonly { readonly resource: string; readonly node: string; readonly count: number | 'INFINITY' }[];
+  readonly constraints: readonly string[];
+  readonly resources: readonly string[];
+}
+
+const countOf = (c: number | 'INFINITY'): number => (c === 'INFINITY' ? Infinity : c);
+
+/** Invariant 4: what was lost between two views (fenced nodes may lose their own fail counts). */
+export function durableViolations(before: DurableView, after: DurableView, fencedNodes: ReadonlySet<string>): Violation[] {
+  const out: Violation[] = [];
+  for (const f of before.failures) {
+    if (fencedNodes.has(f.node)) continue;
+    const now = after.failures.find((g) => g.resource === f.resource && g.node === f.node);
+    if (now === undefined) out.push({ invariant: 'durable', message: `the fail count of ${f.resource} on ${f.node} (${f.count}) was lost` });
+    else if (countOf(now.count) < countOf(f.count)) out.push({ invariant: 'durable', message: `the fail count of ${f.resource} on ${f.node} went down from ${f.count} to ${now.count}` });
+  }
+  const missing = (a: readonly string[], b: readonly string[]): string[] => a.filter((x) => !b.includes(x));
+  for (const c of missing(before.constraints, after.constraints)) out.push({ invariant: 'durable', message: `the operator constraint ${c} was lost` });
+  for (const c of missing(after.constraints, before.constraints)) out.push({ invariant: 'durable', message: `an operator constraint ${c} appeared that nobody set` });
+  if (before.resources.join() !== after.resources.join()) out.push({ invariant: 'durable', message: `the configured resources changed: ${before.resources.join(', ')} → ${after.resources.join(', ')}` });
+  return out;
+}
+
+/** Percentile by nearest rank (p in 0..100); NaN for no values. */
+export function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  if (sorted.length === 0) return Number.NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i] as number;
+}

@@ -1,0 +1,141 @@
+// Pure: what the chaos suite does in each trial. A trial injects one fault, holds it, heals it,
+// and waits for the cluster to settle. The fault, its target and how long it is held are drawn
+// from the trial's own random stream (./prng.ts), so a seed and a trial number name one trial
+// exactly, and `--replay SEED:TRIAL` runs it again.
+//
+// Targets are drawn as roles, not host names: "the host running the active/passive service"
+// or "another host" (by index among the others), because which host is active when a trial
+// starts depends on the trials before it. A replayed trial hits the same role.
+
+import { UsageError } from '../../errors.js';
+import { trialRandom } from './prng.js';
+
+/** The faults, in the order `--faults` documents them. */
+export const FAULT_KINDS = [
+  'power-off', // the host's plug pulled: every process killed, links down; healed by power on
+  'cut-ring', // one of the host's rings drops every frame, both ways
+  'partition', // the host cut off from the cluster on every ring, both ways
+  'asym-partition', // one direction only, on every ring: the host cannot send, or cannot receive
+  'loss', // 30 % of the frames the host sends are dropped (every ring)
+  'delay', // the frames the host sends are held 200 ms (every ring; NFQUEUE delay line)
+  'controller-kill', // kill -9 of the controller; healed by starting it again
+  'agent-kill', // kill -9 of the host's agent; the lab starts it again after a short delay
+  'service-kill', // kill -9 of a service process (the A/P service, or a clone copy)
+  'cpu-hog', // a busy loop in the host's namespace, killed at heal
+] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+/** Loss and delay of the `loss` and `delay` faults. */
+export const LOSS_PCT = 30;
+export const DELAY_MS = 200;
+
+/** Who a fault hits: the host running the A/P service, or the k-th of the others. */
+export type TargetRole = { readonly role: 'active' } | { readonly role: 'other'; readonly index: number } | { readonly role: 'controller' };
+
+export interface FaultPlan {
+  readonly trial: number;
+  readonly kind: FaultKind;
+  readonly target: TargetRole;
+  readonly holdMs: number;
+  /** cut-ring: which ring. */
+  readonly ring?: number;
+  /** asym-partition: `out` drops what the host sends, `in` what it would receive. */
+  readonly direction?: 'in' | 'out';
+  /** service-kill: the A/P service (on the active host) or a clone copy. */
+  readonly service?: 'ap' | 'clone';
+}
+
+export interface PlanOptions {
+  readonly faults: readonly FaultKind[];
+  readonly holdMinMs: number;
+  readonly holdMaxMs: number;
+  readonly hosts: number;
+  readonly rings: number;
+}
+
+/** The fault of trial `trial` (1-based) of a seed: the same inputs give the same plan. */
+export function planTrial(seed: number, trial: number, opts: PlanOptions): FaultPlan {
+  if (opts.faults.length === 0) throw new RangeError('no faults to choose from');
+  const r = trialRandom(seed, trial);
+  const kind = r.pick(opts.faults);
+  const holdMs = Math.round((opts.holdMinMs + r.next() * (opts.holdMaxMs - opts.holdMinMs)) / 10) * 10;
+  const hostRole = (): TargetRole => (opts.hosts < 2 || r.next() < 0.5 ? { role: 'active' } : { role: 'other', index: r.int(0, opts.hosts - 2) });
+  switch (kind) {
+    case 'controller-kill':
+      return { trial, kind, target: { role: 'controller' }, holdMs };
+    case 'cut-ring':
+      return { trial, kind, target: hostRole(), holdMs, ring: r.int(0, opts.rings - 1) };
+    case 'asym-partition':
+      return { trial, kind, target: hostRole(), holdMs, direction: r.next() < 0.5 ? 'out' : 'in' };
+    case 'service-kill': {
+      const service = r.next() < 0.5 ? 'ap' : 'clone';
+      return { trial, kind, target: service === 'ap' ? { role: 'active' } : hostRole(), holdMs, service };
+    }
+    case 'power-off':
+    case 'partition':
+    case 'loss':
+    case 'delay':
+    case 'agent-kill':
+    case 'cpu-hog':
+      return { trial, kind, target: hostRole(), holdMs };
+    default: {
+      const never: never = kind;
+      throw new Error(`unknown fault ${String(never)}`);
+    }
+  }
+}
+
+/** `--faults power-off,cut-ring`: known names, no duplicates; `all` (or nothing) is every fault. */
+export function parseFaults(text: string | undefined): FaultKind[] {
+  if (text === undefined || text.trim() === '' || text.trim() === 'all') return [...FAULT_KINDS];
+  const out: FaultKind[] = [];
+  for (const word of text.split(',').map((w) => w.trim()).filter((w) => w !== '')) {
+    if (!(FAULT_KINDS as readonly string[]).includes(word)) {
+      throw new UsageError(`unknown fault "${word}"`, { hint: `the faults: ${FAULT_KINDS.join(', ')} (or all)` });
+    }
+    if (!out.includes(word as FaultKind)) out.push(word as FaultKind);
+  }
+  if (out.length === 0) throw new UsageError('--faults names no fault', { hint: `the faults: ${FAULT_KINDS.join(', ')} (or all)` });
+  return out;
+}
+
+/** `--replay 42:17`: a seed and a trial number. */
+export function parseReplay(text: string): { seed: number; trial: number } {
+  const m = /^(\d+):(\d+)$/.exec(text.trim());
+  const seed = m === null ? NaN : Number(m[1]);
+  const trial = m === null ? NaN : Number(m[2]);
+  if (!Number.isSafeInteger(seed) || seed > 0xffffffff || !Number.isSafeInteger(trial) || trial < 1) {
+    throw new UsageError(`--replay "${text}" is not SEED:TRIAL`, { hint: 'the seed (0 to 4294967295) and the trial number (from 1) that the failing run printed, e.g. --replay 42:17' });
+  }
+  return { seed, trial };
+}
+
+/** Whether a fault may fence its target, and why (docs/chaos.md: what may be fenced). */
+export function fenceAllowed(kind: FaultKind): { readonly allowed: boolean; readonly why: string } {
+  switch (kind) {
+    case 'power-off':
+      return { allowed: true, why: 'the host is dead' };
+    case 'partition':
+      return { allowed: true, why: 'the host is unreachable on every ring' };
+    case 'asym-partition':
+      return { allowed: true, why: 'no ring carries traffic both ways: the host is not reachable, and cannot be told from a half-dead one' };
+    case 'agent-kill':
+      return { allowed: true, why: "the host's membership daemon is gone: it is silent on every ring, like a dead host (Pacemaker fences a node whose corosync dies)" };
+    case 'cut-ring':
+      return { allowed: false, why: 'the host stays reachable on its other rings' };
+    case 'loss':
+      return { allowed: false, why: 'the host stays reachable (70 % of its frames get through)' };
+    case 'delay':
+      return { allowed: false, why: 'the host stays reachable (200 ms late)' };
+    case 'cpu-hog':
+      return { allowed: false, why: 'the host stays reachable (busy, not dead)' };
+    case 'controller-kill':
+      return { allowed: false, why: 'no host failed' };
+    case 'service-kill':
+      return { allowed: false, why: 'only a service failed: it is restarted, the host is healthy' };
+    default: {
+      const never: never = kind;
+      throw new Error(`unknown fault ${String(never)}`);
+    }
+  }
+}
