@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { HavenError, UsageError } from '../errors.js';
 import { DEFAULTS } from '../model/config.js';
+import type { ServersRequest, ServersResult } from '../model/lb.js';
 import { OCF_RC, type AgentCopyState, type AgentEvent, type AgentState, type LeaseGrant, type OperationRequest, type OperationResult, type ResourceSpec } from '../model/wire.js';
 import { stateOfMonitor, type ResourceAgent, type ResourceOperation, type ResourceOutcome } from '../resources/types.js';
 import { AtomicFile } from '../atomic-file.js';
@@ -209,6 +210,30 @@ export class Agent {
       await epochSaved;
       return this.execute(req);
     });
+  }
+
+  /**
+   * Tells a load balancer copy which backend servers may take traffic (POST /v1/servers, sent by
+   * the controller's lb-sync). Not queued behind the copy's operations, so a server is taken out
+   * at once: the resource agent orders it with its own starts and stops. Throws CONFLICT for a
+   * stale epoch, USAGE for a copy whose kind has no servers.
+   */
+  async setServers(req: ServersRequest): Promise<ServersResult> {
+    if (this.lifecycleState !== 'running') {
+      throw new HavenError('UNREACHABLE', `the agent on ${this.node} is ${this.lifecycleState}, not running`, { hint: 'retry once it runs' });
+    }
+    if (req.epoch < this.highestEpoch) {
+      throw new HavenError('CONFLICT', `epoch ${req.epoch} is older than epoch ${this.highestEpoch}, which this agent has accepted`, { hint: 'a newer controller leads' });
+    }
+    const agent = this.agentFor(req.resource);
+    if (!isAgent(agent)) throw new HavenError('UNSUPPORTED', agent.output);
+    if (agent.setServers === undefined) throw new UsageError(`${req.instance} is a ${req.resource.agent} copy: it has no backend servers`, { hint: 'POST /v1/servers is for load balancers (haproxy)' });
+    const stateDir = await this.copyDir(req.instance);
+    const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(req.timeoutMs)]);
+    const ctx = { instance: req.instance, primitive: req.resource.primitive, params: req.resource.params, timeoutMs: req.timeoutMs, intervalMs: 0, signal, stateDir };
+    const result = await agent.setServers(ctx, req.servers);
+    this.log.info({ instance: req.instance, op: 'servers', epoch: req.epoch, applied: result.applied }, `servers: ${result.output}`);
+    return result;
   }
 
   /**

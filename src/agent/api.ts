@@ -1,6 +1,7 @@
 // The agent's HTTP API, as a hono app the daemon serves and tests call without a socket
 // (app.request()). Routes (docs/agent.md):
 //   POST /v1/operations   operationRequest → operationResult, when the operation is done
+//   POST /v1/servers      serversRequest → serversResult: a load balancer copy's backend servers
 //   GET  /v1/state        agentState: every copy the agent knows
 //   GET  /v1/health       { ok: true, … }
 // Errors answer { code, message, hint?, problems? } (as the controller's API does) with the status of the code in
@@ -10,6 +11,7 @@
 import { Hono, type Context } from 'hono';
 import { problemsFromIssues } from '../config/zod-issues.js';
 import { ERROR_CODES, HavenError, type ErrorCode } from '../errors.js';
+import { serversRequestSchema } from '../model/lb.js';
 import { operationRequestSchema, type Peers } from '../model/wire.js';
 import type { Agent } from './agent.js';
 
@@ -75,7 +77,29 @@ export function createAgentApi(agent: Agent, options: AgentApiOptions = {}): Hon
     }
   });
 
-  app.notFound((c) => fail(c, 'NOT_FOUND', `no route ${c.req.method} ${c.req.path}`, { hint: 'routes: POST /v1/operations, GET /v1/state, GET /v1/health, GET /v1/peers' }));
+  app.post('/v1/servers', async (c) => {
+    const text = await c.req.text();
+    if (text.length > MAX_BODY_BYTES) return fail(c, 'USAGE', `the request body is larger than ${MAX_BODY_BYTES} bytes`);
+    let data: unknown;
+    try {
+      data = JSON.parse(text);
+    } catch (err) {
+      return fail(c, 'USAGE', `the request body is not JSON: ${err instanceof Error ? err.message : String(err)}`, { hint: 'send a serversRequest as JSON (docs/agent.md)' });
+    }
+    const parsed = serversRequestSchema.safeParse(data);
+    if (!parsed.success) {
+      const problems: ApiProblem[] = problemsFromIssues(parsed.error.issues, data, serversRequestSchema).map((p) => ({ path: p.path, message: p.message, ...(p.hint === undefined ? {} : { hint: p.hint }) }));
+      return fail(c, 'USAGE', `the servers request was refused (${problems.length} problem${problems.length === 1 ? '' : 's'})`, { problems });
+    }
+    try {
+      return c.json(await agent.setServers(parsed.data));
+    } catch (err) {
+      if (err instanceof HavenError) return fail(c, err.code, err.message, err.hint === undefined ? {} : { hint: err.hint });
+      throw err;
+    }
+  });
+
+  app.notFound((c) => fail(c, 'NOT_FOUND', `no route ${c.req.method} ${c.req.path}`, { hint: 'routes: POST /v1/operations, GET /v1/state, GET /v1/health, GET /v1/peers, POST /v1/servers' }));
   app.onError((err, c) => fail(c, 'INTERNAL', `internal error: ${err instanceof Error ? err.message : String(err)}`));
   return app;
 }

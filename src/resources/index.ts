@@ -1,7 +1,8 @@
 // Which resource agent runs a primitive: the one lookup the agent daemon uses, by the
-// primitive's `agent` string (`process`, `vip`, `ocf:<provider>:<type>`).
+// primitive's `agent` string (`process`, `vip`, `haproxy`, `ocf:<provider>:<type>`).
 
 import { HavenError } from '../errors.js';
+import { haproxyAgent } from './haproxy.js';
 import { ocfAgent } from './ocf.js';
 import { processAgent } from './process.js';
 import type { ResourceAgent } from './types.js';
@@ -11,13 +12,14 @@ export type { OperationContext, ResourceAgent, ResourceOperation, ResourceOutcom
 export { stateOfMonitor } from './types.js';
 export { describeRc } from '../model/wire.js';
 
-const KINDS = 'process, vip or ocf:<provider>:<type> (for example ocf:heartbeat:IPaddr2)';
+const KINDS = 'process, vip, haproxy or ocf:<provider>:<type> (for example ocf:heartbeat:IPaddr2)';
 const ocfAgents = new Map<string, ResourceAgent>();
 
 /** The agent for a kind; throws CONFIG_INVALID for a kind Haven does not know. */
 export function resourceAgentFor(kind: string): ResourceAgent {
   if (kind === 'process') return processAgent;
   if (kind === 'vip') return vipAgent;
+  if (kind === 'haproxy') return haproxyAgent;
   if (kind.startsWith('ocf:')) {
     let agent = ocfAgents.get(kind);
     if (agent === undefined) {
@@ -25,9 +27,6 @@ export function resourceAgentFor(kind: string): ResourceAgent {
       ocfAgents.set(kind, agent);
     }
     return agent;
-  }
-  if (kind === 'haproxy') {
-    throw new HavenError('UNSUPPORTED', `resource agent kind "${kind}" is not built yet`, { hint: 'run HAProxy with the process agent, or ocf:heartbeat:haproxy if installed' });
   }
   throw new HavenError('CONFIG_INVALID', `unknown resource agent kind "${kind}"`, { hint: `write ${KINDS}` });
 }

@@ -2,6 +2,7 @@
 // run one operation on one copy and answer with an OCF exit code. The agent daemon
 // (src/agent/) calls it; it never decides anything.
 
+import type { ServersResult, ServerWant } from '../model/lb.js';
 import type { AgentCopyState } from '../model/wire.js';
 
 /** An operation as a resource agent runs it. `monitor` with `intervalMs` 0 is a probe. */
@@ -43,6 +44,11 @@ export interface ResourceAgent {
    * Returns a function that stops watching.
    */
   watch?(ctx: Omit<OperationContext, 'signal' | 'timeoutMs' | 'intervalMs'>, onExit: (why: string) => void): () => void;
+  /**
+   * Optional, load balancers only (`haproxy`): which backend servers may take traffic. Applied at
+   * once when the copy runs, and kept for its next start or reload when it does not.
+   */
+  setServers?(ctx: OperationContext, servers: readonly ServerWant[]): Promise<ServersResult>;
 }
 
 /** The state an OCF exit code of a monitor means for a copy. */
