@@ -46,7 +46,8 @@ if (haveEtcd) {
       const name = clusterName();
       const prefix = `/haven/${name}/`;
       return {
-        open: () => openStore(c.endpoints, name),
+        // A 2 s lease: the suite is about behaviour, not timing, and runs beside other tests.
+        open: () => openStore(c.endpoints, name, { ttl: 2 }),
         // A leader paused past its lease: its key is gone, and it has not noticed yet.
         depose: async () => void (await (await rawClient()).delete().key(`${prefix}leader`)),
         corruptRecord: async () => void (await (await rawClient()).put(`${prefix}record`).value('{"format":"haven-controller-record/1","record":')),
