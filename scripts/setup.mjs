@@ -22,6 +22,8 @@ const DEBIAN = [
   ['fence-agents', '/usr/sbin/fence_ipmilan'], // fence devices: Debian's fence agents (fence_ipmilan fences the lab's hosts)
   ['openipmi', '/usr/bin/ipmi_sim'], // the lab's simulated BMCs (ipmi_sim), one per host
   ['ipmitool', 'ipmitool'], // what fence_ipmilan runs to talk IPMI to a BMC
+  ['python3', '/usr/bin/python3'], // the lab's delay line (src/lab/delay-queue.py, NFQUEUE)
+  ['iptables', 'iptables-restore'], // feeds the delay line: NFQUEUE rules on the switch's bridged frames
 ];
 
 function log(msg) {

@@ -363,6 +363,7 @@ interface StatusView {
   readonly config: string;
   readonly hosts: readonly { name: string; role: string; power: string; addresses: Record<string, string>; cuts: number[]; daemons: { role: string; pid: number; alive: boolean }[] }[];
   readonly partition: string[][];
+  readonly degrades?: readonly { host: string; lossPct: number; delayMs: number }[];
   readonly bmcs?: readonly { host: string; address: string; port: number; pid: number | null; alive: boolean }[];
 }
 
@@ -381,7 +382,8 @@ function renderStatus(s: StatusView, title: string): string {
   }
   const widths = (rows[0] as string[]).map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
   const table = rows.map((r) => `  ${r.map((x, c) => x.padEnd(widths[c] as number)).join('  ')}`.trimEnd()).join('\n');
-  const faults = s.partition.length > 0 ? `partition: ${s.partition.map((g) => g.join(',')).join(' / ')}` : 'partition: none';
+  let faults = s.partition.length > 0 ? `partition: ${s.partition.map((g) => g.join(',')).join(' / ')}` : 'partition: none';
+  for (const d of s.degrades ?? []) faults += `\n${d.host}: ${d.lossPct} % loss, ${d.delayMs} ms delay on what it sends`;
   const bmcs = (s.bmcs ?? []).map((b) => `${b.host} ${b.address}:${b.port} (ipmi_sim ${b.pid ?? '-'}${b.alive ? '' : ', dead'})`);
   const bmcLine = bmcs.length > 0 ? `  BMCs (IPMI 1.5 LAN, from the controller only): ${bmcs.join(', ')}\n` : '';
   return `${title} (id ${s.id}, prefix ${s.prefix}, ${s.rings} ring${s.rings === 1 ? '' : 's'})\n${table}\n  service addresses (VIPs): 10.${200 + s.id}.<ring>.100-199\n${bmcLine}${faults}\nconfig: ${s.config}\n`;
