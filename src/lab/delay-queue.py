@@ -2,6 +2,8 @@
 # The lab's delay line for kernels without sch_netem: binds NFQUEUE number QUEUE (in the
 # namespace it runs in, the lab's switch namespace), holds every packet the kernel queues to it
 # for DELAY_MS, then lets it through (NF_ACCEPT), in arrival order. Plain netlink, no libraries.
+# The packets come from an iptables NFQUEUE rule per switch port of the delayed host, which
+# br_netfilter runs for bridged IPv4 frames (so they arrive as AF_INET; ARP is not delayed).
 #
 #   python3 delay-queue.py QUEUE DELAY_MS
 #
