@@ -10,6 +10,9 @@ program
   .description('Haven: high availability and disaster recovery for cloud control planes')
   .version('0.1.0')
   .showHelpAfterError()
+  // Options after a subcommand are that subcommand's (`haven fence history --json`, where
+  // `fence` has a --json of its own); haven's own (--version, --help) come first.
+  .enablePositionalOptions()
   .exitOverride((err) => {
     // commander's usage errors exit 2, like every usage error of Haven's.
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') process.exit(0);

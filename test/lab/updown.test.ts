@@ -24,7 +24,7 @@ describe('haven lab up / down', { skip }, () => {
     });
     const state = await lab.state();
     const namespaces = state.created.filter((c) => c.kind === 'netns').map((c) => c.name);
-    assert.deepEqual(namespaces, [`${state.prefix}switch`, `${state.prefix}h1`, `${state.prefix}h2`, `${state.prefix}controller`, `${state.prefix}client`]);
+    assert.deepEqual(namespaces, [`${state.prefix}switch`, `${state.prefix}h1`, `${state.prefix}h2`, `${state.prefix}controller`, `${state.prefix}client`, `${state.prefix}bmc`]);
     const present = await listNamespaces();
     for (const ns of namespaces) assert.ok(present.includes(ns), `${ns} exists`);
     assert.ok(existsSync(join(IDS_DIR, String(state.id))), 'the id is claimed');
@@ -48,7 +48,7 @@ describe('haven lab up / down', { skip }, () => {
     const down = lab.haven(['lab', 'down']);
     closed = true;
     assert.equal(down.code, 0, down.stderr);
-    assert.match(down.stdout, /is down: removed 5 namespaces/);
+    assert.match(down.stdout, /is down: removed 6 namespaces/);
     const left = (await listNamespaces()).filter((n) => n.startsWith(state.prefix));
     assert.deepEqual(left, [], 'no namespace of the lab is left');
     assert.deepEqual(machineSnapshot(), before, 'namespaces and links of the machine are as they were');

@@ -67,6 +67,8 @@ function summary(node: string, r: FenceOutcome, verb: string): string {
 export function registerFence(program: Command): void {
   const fence = program
     .command('fence')
+    // `haven fence history --json`: options after `history` are its own, not `fence`'s.
+    .enablePositionalOptions()
     .description('fence a node through the controller (its fencing topology; recorded), or show the fence history')
     .argument('[node]', 'the node to fence')
     .option('--yes', 'really fence it: it is powered off (required)')
