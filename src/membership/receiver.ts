@@ -43,6 +43,7 @@ import { Detector, detectorOptions, IMPLICIT_RING, type DetectorEvent, type Dete
 import { HavenError } from '../errors.js';
 import { DEFAULTS, type Config } from '../model/config.js';
 import { heartbeatSchema, WIRE_VERSION, type LeaseGrant } from '../model/wire.js';
+import { peerPort } from './sender.js';
 
 /** The logger calls this module makes; a pino logger fits. */
 export interface ReceiverLogger {
@@ -226,7 +227,10 @@ export class HeartbeatReceiver {
     const declared = config.rings ?? [];
     const plan =
       declared.length > 0
-        ? declared.map((r) => ({ ring: r.name, address: me.addresses[r.name], port: r.port ?? DEFAULTS.ringPort }))
+        ? declared.map((r) => {
+            const port = r.port ?? DEFAULTS.ringPort;
+            return { ring: r.name, address: me.addresses[r.name], port: options.node !== undefined ? peerPort(port) : port };
+          })
         : [{ ring: IMPLICIT_RING, address: Object.values(me.addresses)[0], port: DEFAULTS.ringPort }];
     const sockets: RingSocket[] = [];
     try {

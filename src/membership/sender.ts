@@ -78,6 +78,14 @@ export interface SenderCounts {
   readonly grantsRefused: number;
 }
 
+/**
+ * Agents hear their peers on the ring's port + 1, so that an agent and a controller may share an
+ * address (a controller node that is also a cluster node) without fighting over one port.
+ */
+export function peerPort(ringPort: number): number {
+  return ringPort + 1;
+}
+
 /** Slots whose send time is remembered, to date a grant: a grant later than this is useless anyway. */
 const SLOT_MEMORY = 256;
 const MAX_GRANT_BYTES = 1024;
@@ -168,7 +176,7 @@ export class HeartbeatSender {
             if (options.peers === true) {
               for (const peer of config.nodes) {
                 const address = peer.addresses?.[r.name];
-                if (peer.name !== node && address !== undefined) targets.push({ name: peer.name, address, port });
+                if (peer.name !== node && address !== undefined) targets.push({ name: peer.name, address, port: peerPort(port) });
               }
             }
             return { ring: r.name, bind: bind as string | undefined, targets };
