@@ -173,6 +173,7 @@ export async function startAgentDaemon(opts: AgentDaemonOptions): Promise<AgentD
         config,
         node,
         epoch: () => agent.epoch,
+        lapsed: () => agent.leaseInfo()?.lapsed === true,
         incarnation: agent.incarnation,
         peers: confirming,
         onGrant: (grant, sentAt) => agent.leaseGranted(grant, sentAt),

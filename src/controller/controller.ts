@@ -41,6 +41,7 @@ import type { ControllerEvent, ControllerRecord, OperatorConstraint, Store } fro
 import { AgentClient } from './agent-client.js';
 import type { ReceiverEvent } from '../membership/receiver.js';
 import { executePlan, type ActionOutcome } from './executor.js';
+import { LbSync } from './lb-sync.js';
 import { Observed } from './observed.js';
 
 export type ControllerPhase = 'starting' | 'settling' | 'running' | 'superseded' | 'stopping' | 'stopped';
@@ -88,6 +89,8 @@ export class Controller {
   private readonly parallelism: number;
   private readonly primitives = new Map<string, Primitive>();
   private readonly requires: (primitive: string) => Requires;
+  /** Keeps load balancers' backend servers in step with what is observed (lb-sync.ts). */
+  private readonly lb: LbSync;
   private observed!: Observed;
   private operatorConstraints: OperatorConstraint[] = [];
   /** Resources an operator asked to restart: held stopped until they are, then released. */
@@ -122,6 +125,8 @@ export class Controller {
   /** When quorum came back after a loss (monotonic): the cycle waits for the rest to be heard. */
   private quorumBackAt = -Infinity;
   private readonly confirming = new Set<string>();
+  /** Nodes whose heartbeats say their lease lapsed. */
+  private readonly lapsed = new Set<string>();
   private readonly recheckTimers = new Map<string, NodeJS.Timeout>();
   plan: PlanState | undefined;
   lastPlanAt: number | undefined;
@@ -149,6 +154,7 @@ export class Controller {
     this.leaseMargin = Math.max(100, Math.ceil(this.leaseMs / 100));
     for (const r of opts.config.resources ?? []) collectPrimitives(r, this.primitives);
     this.requires = requiresOf(opts.config);
+    this.lb = new LbSync({ config: opts.config, agents: this.agents, log: this.log, epoch: () => this.epoch, active: () => this.phase === 'running' && this.quorate, view: () => this.observed, report: (n) => this.opts.membership.report(n), event: (k, m, w) => this.event(k, m, w) });
   }
 
   /** Loads the record, takes a new epoch, listens to membership and starts the reconcile loop. */
@@ -241,14 +247,35 @@ export class Controller {
    * The receiver asks this for every accepted heartbeat: a lease grant while this controller holds
    * quorum and leads, nothing otherwise. `heartbeatEpoch` is the highest epoch the agent accepted.
    */
-  grantLease(node: string, heartbeatEpoch: number): { epoch: number; leaseMs: number } | undefined {
+  grantLease(node: string, heartbeatEpoch: number, lapsed = false): { epoch: number; leaseMs: number } | undefined {
     if (heartbeatEpoch > this.epoch) {
       this.supersede(`${node} has accepted epoch ${heartbeatEpoch}, newer than this controller's ${this.epoch}`);
       return undefined;
     }
     if (!this.quorate || (this.phase !== 'running' && this.phase !== 'settling')) return undefined;
+    if (lapsed !== this.lapsed.has(node)) this.onLapse(node, lapsed);
     this.granted.set(node, this.monotonic());
     return { epoch: this.epoch, leaseMs: this.leaseMs };
+  }
+
+  /**
+   * A node says its lease lapsed although the controller grants it: the grants do not reach it
+   * (the path from the controller to it is cut one way). It applied the no-quorum policy; it is
+   * observed but not acted on (commands would not reach it either) until a grant gets through.
+   */
+  private onLapse(node: string, lapsed: boolean): void {
+    const now = this.clock();
+    if (lapsed) {
+      this.lapsed.add(node);
+      const policy = this.config.cluster.noQuorumPolicy ?? DEFAULTS.noQuorumPolicy;
+      const why = `${node}'s lease lapsed although it is granted: the grants do not reach it (the path from the controller to ${node} fails); it applied no-quorum policy ${policy}`;
+      if (!this.observed.isolate(node, now, why)) return;
+      if (policy === 'stop') this.observed.dropCopiesOn(node, (key) => this.requires(baseId(key)) !== 'nothing');
+      this.changed(`${node} is isolated: ${why}`, true, node);
+      return;
+    }
+    this.lapsed.delete(node);
+    if (this.observed.rejoin(node, now, `${node}'s lease holds again`)) this.changed(`${node} is back: its lease holds again; probing it`, true, node);
   }
 
   /** Monotonic time after which `node`'s agent surely holds no lease, ours or an earlier controller's. */
@@ -756,12 +783,13 @@ export class Controller {
       action: a.id,
       operation,
       instance: key,
-      resource: { primitive: prim.id, agent: prim.agent, params: { ...(prim.params ?? {}) } },
+      resource: { primitive: prim.id, agent: prim.agent, params: this.lb.params(prim) },
       timeoutMs,
       ...(a.interval !== undefined ? { intervalMs: a.interval } : {}),
     };
     let r;
     try {
+      await this.lb.before(operation, key, node, signal); // drain a backend before its stop (lb-sync.ts)
       r = await this.agents.operation(node, req, signal);
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
@@ -815,6 +843,7 @@ export class Controller {
   }
 
   private wake(): void {
+    this.lb.poke();
     this.dirty = true;
     this.wakeUp?.();
   }

@@ -122,6 +122,16 @@ export class Observed {
     return first;
   }
 
+  /** An isolated node is back in touch (its lease holds again): probe it again. */
+  rejoin(name: string, now: number, reason: string): boolean {
+    const n = this.nodes.get(name);
+    if (!n || !n.isolated) return false;
+    n.isolated = false;
+    n.probed = false;
+    this.setNode(n, 'online', now, reason);
+    return true;
+  }
+
   /** Every ring of the node went silent. */
   silent(name: string, now: number, reason: string): boolean {
     const n = this.nodes.get(name);

@@ -118,7 +118,7 @@ export interface HeartbeatReceiverOptions {
   /** Or: this node's name in `config.nodes` (an agent hearing its peers): its addresses are bound. */
   readonly node?: string;
   /** Answer an accepted heartbeat from `node` with a lease? undefined: no. */
-  readonly grant?: (node: string, heartbeatEpoch: number) => { readonly epoch: number; readonly leaseMs: number } | undefined;
+  readonly grant?: (node: string, heartbeatEpoch: number, lapsed: boolean) => { readonly epoch: number; readonly leaseMs: number } | undefined;
   /** How often the detector is ticked, in ms. Default 10: a dead node is suspect ≈ ringTimeout + 10 ms after its last heartbeat. */
   readonly tickInterval?: number;
   /** Detector tuning beyond the configuration (adaptive policy, pause guard, recovery hold). */
@@ -340,7 +340,7 @@ export class HeartbeatReceiver {
     if (result.accepted) {
       this.accepted++;
       this.dispatch(result.events);
-      this.answer(ring, hb.node, hb.seq, hb.incarnation, hb.epoch, rinfo);
+      this.answer(ring, hb.node, hb.seq, hb.incarnation, hb.epoch, hb.lapsed === true, rinfo);
       return;
     }
     this.refuse(result.reason, ring, from, `seq ${hb.seq}, incarnation ${hb.incarnation}`, hb.node);
@@ -348,9 +348,9 @@ export class HeartbeatReceiver {
   }
 
   /** Sends a lease grant for an accepted heartbeat, if the owner grants one now. */
-  private answer(ring: string, node: string, seq: number, incarnation: number, epoch: number, rinfo: dgram.RemoteInfo): void {
+  private answer(ring: string, node: string, seq: number, incarnation: number, epoch: number, lapsed: boolean, rinfo: dgram.RemoteInfo): void {
     if (this.grant === undefined) return;
-    const g = this.grant(node, epoch);
+    const g = this.grant(node, epoch, lapsed);
     if (g === undefined) return;
     const socket = this.sockets.find((s) => s.ring === ring)?.socket;
     if (socket === undefined) return;

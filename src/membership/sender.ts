@@ -53,6 +53,8 @@ export interface HeartbeatSenderOptions {
   readonly node: string;
   /** The highest controller epoch the agent has accepted; read at every send. */
   readonly epoch: () => number;
+  /** Whether the agent's lease has lapsed (said in every heartbeat while so). */
+  readonly lapsed?: () => boolean;
   /** Which run of the agent this is; larger is newer. Default: Date.now() at start. */
   readonly incarnation?: number;
   /** Overrides cluster.heartbeat.interval (ms). */
@@ -127,6 +129,7 @@ export class HeartbeatSender {
   /** slot → performance.now() when it was sent. */
   private readonly sentAtBySlot = new Map<number, number>();
   private readonly onGrant: ((grant: LeaseGrant, sentAt: number) => void) | undefined;
+  private readonly lapsed: (() => boolean) | undefined;
 
   private constructor(options: HeartbeatSenderOptions, interval: number, rings: RingSender[]) {
     this.node = options.node;
@@ -137,6 +140,7 @@ export class HeartbeatSender {
     this.epoch = options.epoch;
     this.log = options.logger ?? silentLogger;
     this.onGrant = options.onGrant;
+    this.lapsed = options.lapsed;
     this.startedAt = performance.now();
   }
 
@@ -285,11 +289,12 @@ export class HeartbeatSender {
     }
     this.lastEpoch = epoch;
     const sentAt = Date.now();
+    const lapsed = this.lapsed?.() === true;
     this.sentAtBySlot.set(slot, performance.now());
     this.sentAtBySlot.delete(slot - SLOT_MEMORY);
     for (const r of this.rings) {
       if (!r.open) continue;
-      const message: Heartbeat = { v: WIRE_VERSION, cluster: this.cluster, node: this.node, ring: r.ring, seq: slot, incarnation: this.incarnation, epoch, sentAt };
+      const message: Heartbeat = { v: WIRE_VERSION, cluster: this.cluster, node: this.node, ring: r.ring, seq: slot, incarnation: this.incarnation, epoch, sentAt, ...(lapsed ? { lapsed: true as const } : {}) };
       const bytes = Buffer.from(JSON.stringify(message));
       for (const t of r.targets) {
         try {

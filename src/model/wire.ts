@@ -23,6 +23,8 @@ export const heartbeatSchema = z.strictObject({
   epoch: z.number().int().nonnegative(),
   /** The sender's wall clock, informational. */
   sentAt: z.number().int().nonnegative(),
+  /** Present when the agent's lease has lapsed: it applied the no-quorum policy and hears no grant. */
+  lapsed: z.literal(true).optional(),
 });
 export type Heartbeat = z.output<typeof heartbeatSchema>;
 

@@ -50,7 +50,7 @@ async function runController(opts: ControllerOptions): Promise<void> {
 
   // The receiver answers heartbeats with the controller's lease grants once it exists.
   let controller: Controller | undefined;
-  const membership = await HeartbeatReceiver.start({ config, controller: me.name, logger, grant: (node, epoch) => controller?.grantLease(node, epoch) });
+  const membership = await HeartbeatReceiver.start({ config, controller: me.name, logger, grant: (node, epoch, lapsed) => controller?.grantLease(node, epoch, lapsed) });
   controller = new Controller({ config, store: new EmbeddedStore(opts.stateDir), membership, logger });
   await controller.start();
   const app = controllerApp(controller);
