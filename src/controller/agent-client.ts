@@ -4,6 +4,7 @@
 
 import { HavenError } from '../errors.js';
 import { DEFAULTS, type Config } from '../model/config.js';
+import { serversResultSchema, type ServersRequest, type ServersResult } from '../model/lb.js';
 import {
   agentStateSchema,
   operationResultSchema,
@@ -46,6 +47,14 @@ export class AgentClient {
     const parsed = agentStateSchema.safeParse(body);
     if (!parsed.success) throw new HavenError('UNREACHABLE', `agent on ${node} answered its state with an invalid document: ${parsed.error.issues[0]?.message ?? '?'}`);
     if (parsed.data.node !== node) throw new HavenError('UNREACHABLE', `the agent at ${node}'s address says it is ${parsed.data.node}`);
+    return parsed.data;
+  }
+
+  /** Sets a load balancer copy's backend servers (POST /v1/servers, src/controller/lb-sync.ts). */
+  async servers(node: string, req: ServersRequest, signal?: AbortSignal): Promise<ServersResult> {
+    const body = await this.request(node, '/v1/servers', { method: 'POST', body: JSON.stringify(req) }, req.timeoutMs + MARGIN_MS, signal);
+    const parsed = serversResultSchema.safeParse(body);
+    if (!parsed.success) throw new HavenError('UNREACHABLE', `agent on ${node} answered the servers of ${req.instance} with an invalid result: ${parsed.error.issues[0]?.message ?? '?'}`);
     return parsed.data;
   }
 

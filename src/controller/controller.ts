@@ -41,6 +41,7 @@ import type { ControllerEvent, ControllerRecord, OperatorConstraint, Store } fro
 import { AgentClient } from './agent-client.js';
 import type { ReceiverEvent } from '../membership/receiver.js';
 import { executePlan, type ActionOutcome } from './executor.js';
+import { LbSync } from './lb-sync.js';
 import { Observed } from './observed.js';
 
 export type ControllerPhase = 'starting' | 'settling' | 'running' | 'superseded' | 'stopping' | 'stopped';
@@ -88,6 +89,8 @@ export class Controller {
   private readonly parallelism: number;
   private readonly primitives = new Map<string, Primitive>();
   private readonly requires: (primitive: string) => Requires;
+  /** Keeps load balancers' backend servers in step with what is observed (lb-sync.ts). */
+  private readonly lb: LbSync;
   private observed!: Observed;
   private operatorConstraints: OperatorConstraint[] = [];
   /** Resources an operator asked to restart: held stopped until they are, then released. */
@@ -151,6 +154,7 @@ export class Controller {
     this.leaseMargin = Math.max(100, Math.ceil(this.leaseMs / 100));
     for (const r of opts.config.resources ?? []) collectPrimitives(r, this.primitives);
     this.requires = requiresOf(opts.config);
+    this.lb = new LbSync({ config: opts.config, agents: this.agents, log: this.log, epoch: () => this.epoch, active: () => this.phase === 'running' && this.quorate, view: () => this.observed, report: (n) => this.opts.membership.report(n), event: (k, m, w) => this.event(k, m, w) });
   }
 
   /** Loads the record, takes a new epoch, listens to membership and starts the reconcile loop. */
@@ -779,12 +783,13 @@ export class Controller {
       action: a.id,
       operation,
       instance: key,
-      resource: { primitive: prim.id, agent: prim.agent, params: { ...(prim.params ?? {}) } },
+      resource: { primitive: prim.id, agent: prim.agent, params: this.lb.params(prim) },
       timeoutMs,
       ...(a.interval !== undefined ? { intervalMs: a.interval } : {}),
     };
     let r;
     try {
+      await this.lb.before(operation, key, node, signal); // drain a backend before its stop (lb-sync.ts)
       r = await this.agents.operation(node, req, signal);
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
@@ -838,6 +843,7 @@ export class Controller {
   }
 
   private wake(): void {
+    this.lb.poke();
     this.dirty = true;
     this.wakeUp?.();
   }
