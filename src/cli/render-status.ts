@@ -27,7 +27,7 @@ export function renderStatus(s: ControllerSnapshot): string {
       n.standby ? 'standby' : '',
       n.maintenance ? 'maintenance' : '',
       n.fencing ? 'fencing' : '',
-      n.isolated ? `isolated: peers hear it, the controller does not; lease ${n.leaseEndsInMs > 0 ? `ends within ${formatDuration(n.leaseEndsInMs)}` : 'ended'}` : '',
+      n.isolated ? 'isolated: observed, not acted on, never fenced' : '',
       n.state === 'unclean' && n.leaseEndsInMs > 0 ? `lease may be held ${formatDuration(n.leaseEndsInMs)} more` : '',
       n.state === 'online' && !n.probed ? 'probing' : '',
     ].filter(Boolean);

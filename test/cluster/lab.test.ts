@@ -131,6 +131,24 @@ describe('failover on lab hosts', { skip: isRoot ? false : 'needs root (network 
     assert.equal(active(s), second);
   });
 
+  it('a host the controller cannot send to (one way) lapses, says so in its heartbeats, and its service moves; back when grants get through', async () => {
+    const first = active(status())!;
+    const lastSeq = events().at(-1)?.seq ?? 0;
+    haven(['lab', 'partition', 'controller', '/', first, '--one-way', '--name', LAB]);
+    await waitFor('the host isolated as lapsed', () => events().some((e) => e.seq > lastSeq && e.node === first && /lease lapsed although it is granted/.test(e.message)));
+    await waitFor('the service on another host', () => {
+      const h = active(status());
+      return h !== undefined && h !== first ? h : undefined;
+    });
+    haven(['lab', 'heal', '--name', LAB]);
+    await waitFor(`${first} back`, () => {
+      const x = status();
+      return x.nodes.every((n) => n.state === 'online' && n.probed && !n.isolated) && x.plan === null ? x : undefined;
+    });
+    const later = events().filter((e) => e.seq > lastSeq);
+    assert.deepEqual(later.filter((e) => e.kind === 'fence' || e.kind === 'fenced').map((e) => e.message), [], 'nothing fenced');
+  });
+
   it('the controller cut off from every host loses quorum: it fences nothing and moves nothing, and all resumes after the heal', async () => {
     const first = active(status())!;
     const lastSeq = events().at(-1)?.seq ?? 0;
