@@ -157,3 +157,37 @@ describe('analyzeProbe', () => {
     assert.doesNotMatch(renderProbeReport(r), /every request was answered/);
   });
 });
+
+describe('availability', () => {
+  it('gives the share of requests answered and of time outside gaps, in percent and nines', () => {
+    // 2000 requests over 20 s; 10 failed in one 100 ms gap.
+    const answers = [...series(0, 10_000, { host: 'h1' }), ...series(10_000, 10_100, { error: 'timeout' }), ...series(10_100, 20_000, { host: 'h2' })];
+    const r = analyzeProbe(answers, { ...OPTS, durationMs: 20_000 });
+    const a = r.availability;
+    assert.ok(a !== null);
+    assert.equal(a.requestsPercent, 99.5);
+    assert.equal(a.requestsNines, 2.3);
+    assert.equal(a.downtimeMs, 100);
+    assert.equal(a.timePercent, 99.5);
+    assert.match(renderProbeReport(r), /availability: 99\.5 % \(2\.3 nines\) of requests, 99\.5 % \(2\.3 nines\) of the time \(100 ms in gaps\)/);
+  });
+
+  it('has no finite nines when nothing failed, and none at all without requests', () => {
+    const r = analyzeProbe(series(0, 1000, { host: 'h1' }), OPTS);
+    assert.deepEqual(r.availability, { requestsPercent: 100, requestsNines: null, timePercent: 100, timeNines: null, downtimeMs: 0 });
+    assert.match(renderProbeReport(r), /availability: 100 % \(no failure in 100 requests\)/);
+    assert.equal(analyzeProbe([], OPTS).availability, null);
+  });
+
+  it('does not judge split brain for an active/active service, where hosts take turns', () => {
+    const answers: ProbeAnswer[] = [];
+    for (let i = 0; i < 100; i++) answers.push({ seq: i, sentMs: i * 10, doneMs: i * 10 + 1, ok: true, host: `h${(i % 3) + 1}` });
+    assert.ok(analyzeProbe(answers, OPTS).splitBrain.length > 0, 'as active/passive it would be split brain');
+    const r = analyzeProbe(answers, { ...OPTS, activeActive: true });
+    assert.deepEqual(r.splitBrain, []);
+    assert.equal(r.activeActive, true);
+    const text = renderProbeReport(r);
+    assert.match(text, /hand-overs: 99 \(active\/active/);
+    assert.doesNotMatch(text, /SPLIT BRAIN|hand-over: /);
+  });
+});

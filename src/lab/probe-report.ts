@@ -15,8 +15,14 @@
 //   after X had been silent for longer than the window. For an active/active service behind a
 //   load balancer, alternating hosts are normal: ignore this part of the report.
 //
+// - availability: the share of requests answered and the share of the probe's time outside
+//   the gaps, each as a percentage and in nines (src/availability/nines.ts), so a scenario reads
+//   as what users saw: 99.95 % of requests, 3.3 nines.
+//
 // Times are milliseconds since the probe started (a monotonic clock); the report also gives
 // them as ISO times from `startedAt`.
+
+import { formatNines, formatPercent, nines } from '../availability/nines.js';
 
 export interface ProbeAnswer {
   /** 0, 1, 2, … in send order. */
@@ -43,6 +49,8 @@ export interface ReportOptions {
   readonly missedSlots?: number;
   /** See the header; default 1000 ms. */
   readonly splitWindowMs?: number;
+  /** An active/active service: hosts take turns by design, split brain is not judged. */
+  readonly activeActive?: boolean;
 }
 
 export interface Gap {
@@ -99,6 +107,22 @@ export interface ProbeReport {
   readonly rto: Gap | null;
   readonly handovers: readonly Handover[];
   readonly splitBrain: readonly SplitBrain[];
+  /** Null when no request was sent. */
+  readonly availability: Availability | null;
+  /** Judged as an active/active service (no split brain; hand-overs are normal). */
+  readonly activeActive: boolean;
+}
+
+/** What users saw, as availability. Nines are null when nothing failed (no finite figure). */
+export interface Availability {
+  /** Requests answered, in % of requests sent. */
+  readonly requestsPercent: number;
+  readonly requestsNines: number | null;
+  /** Time outside gaps, in % of the probe's duration. */
+  readonly timePercent: number;
+  readonly timeNines: number | null;
+  /** The gaps' total length. */
+  readonly downtimeMs: number;
 }
 
 export const DEFAULT_SPLIT_WINDOW_MS = 1000;
@@ -209,7 +233,7 @@ export function analyzeProbe(answers: readonly ProbeAnswer[], opts: ReportOption
       episodes.push({ hosts: new Set([cur.host, ...others]), startMs: prev, endMs: cur.sentMs });
     }
   }
-  const splitBrain: SplitBrain[] = episodes.map((e) => {
+  const splitBrain: SplitBrain[] = opts.activeActive === true ? [] : episodes.map((e) => {
     const counts: Record<string, number> = {};
     for (const a of named) if (a.sentMs >= e.startMs && a.sentMs <= e.endMs && e.hosts.has(a.host)) counts[a.host] = (counts[a.host] ?? 0) + 1;
     return { hosts: [...e.hosts].sort(), startMs: round(e.startMs), endMs: round(e.endMs), start: at(e.startMs), end: at(e.endMs), answers: counts };
@@ -217,10 +241,11 @@ export function analyzeProbe(answers: readonly ProbeAnswer[], opts: ReportOption
 
   const ok = sorted.filter((a) => a.ok).length;
   const lastDone = sorted.reduce((m, a) => Math.max(m, a.doneMs), 0);
+  const durationMs = opts.durationMs ?? lastDone;
   return {
     target: opts.target,
     startedAt: new Date(opts.startedAt).toISOString(),
-    durationMs: round(opts.durationMs ?? lastDone),
+    durationMs: round(durationMs),
     intervalMs: opts.intervalMs,
     requests: sorted.length,
     ok,
@@ -233,7 +258,31 @@ export function analyzeProbe(answers: readonly ProbeAnswer[], opts: ReportOption
     rto,
     handovers,
     splitBrain,
+    availability: availabilityOf(sorted.length, ok, gaps, durationMs),
+    activeActive: opts.activeActive === true,
   };
+}
+
+function availabilityOf(requests: number, ok: number, gaps: readonly Gap[], durationMs: number): Availability | null {
+  if (requests === 0) return null;
+  const downtimeMs = Math.min(durationMs, gaps.reduce((sum, g) => sum + g.durationMs, 0));
+  const byRequests = ok / requests;
+  const byTime = durationMs > 0 ? 1 - downtimeMs / durationMs : ok === requests ? 1 : 0;
+  const finite = (n: number): number | null => (Number.isFinite(n) ? Math.round(n * 100) / 100 : null);
+  return {
+    requestsPercent: Math.round(byRequests * 1e8) / 1e6,
+    requestsNines: finite(nines(byRequests)),
+    timePercent: Math.round(byTime * 1e8) / 1e6,
+    timeNines: finite(nines(byTime)),
+    downtimeMs: round(downtimeMs),
+  };
+}
+
+/** One line: "99.95 % of requests (3.3 nines), 99.91 % of the time (3.0 nines, 450 ms in gaps)". */
+export function renderAvailability(a: Availability, requests: number): string {
+  if (a.requestsNines === null && a.timeNines === null) return `100 % (no failure in ${requests} requests)`;
+  const part = (percent: number, n: number | null): string => `${formatPercent(percent / 100)} % (${n === null ? '∞' : formatNines(n)} nines)`;
+  return `${part(a.requestsPercent, a.requestsNines)} of requests, ${part(a.timePercent, a.timeNines)} of the time (${ms(a.downtimeMs)} in gaps)`;
 }
 
 function clock(iso: string): string {
@@ -266,16 +315,18 @@ export function renderProbeReport(r: ProbeReport): string {
     lines.push(`  longest gap (RTO): ${ms(g.durationMs)}, ${clock(g.start)} → ${clock(g.end)} (${g.failed} failed${g.open ? ', still failing at the end' : ''}${around})`);
     if (r.gaps.length > 1) lines.push(`  gaps: ${r.gaps.length} (${r.gaps.map((x) => ms(x.durationMs)).join(', ')})`);
   }
-  if (r.handovers.length === 0) lines.push('  hand-overs: none');
+  if (r.activeActive) lines.push(`  hand-overs: ${r.handovers.length} (active/active: hosts take turns by design; split brain not judged)`);
+  else if (r.handovers.length === 0) lines.push('  hand-overs: none');
   else for (const h of r.handovers.slice(0, 10)) lines.push(`  hand-over: ${h.from} → ${h.to} at ${clock(h.at)} (no answer for ${ms(h.gapMs)})`);
-  if (r.handovers.length > 10) lines.push(`  … ${r.handovers.length - 10} more hand-overs`);
-  if (r.splitBrain.length === 0) lines.push('  split brain: none seen');
+  if (!r.activeActive && r.handovers.length > 10) lines.push(`  … ${r.handovers.length - 10} more hand-overs`);
+  if (r.splitBrain.length === 0 && !r.activeActive) lines.push('  split brain: none seen');
   for (const s of r.splitBrain) {
     const counts = Object.entries(s.answers)
       .map(([k, v]) => `${k} ${v}`)
       .join(', ');
     lines.push(`  SPLIT BRAIN: ${s.hosts.join(' and ')} both answered ${clock(s.start)} → ${clock(s.end)} (${counts})`);
   }
+  if (r.availability !== null) lines.push(`  availability: ${renderAvailability(r.availability, r.requests)}`);
   if (r.latencyMs !== null) lines.push(`  latency: p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, max ${r.latencyMs.max} ms`);
   return `${lines.join('\n')}\n`;
 }

@@ -62,6 +62,8 @@ export interface ProbeOptions {
   readonly durationMs?: number;
   readonly signal?: AbortSignal;
   readonly splitWindowMs?: number;
+  /** The target is an active/active service (a load balancer): split brain is not judged. */
+  readonly activeActive?: boolean;
   /** Called with each answer as it ends (probeHere only): a caller that watches a service live. */
   readonly onAnswer?: (answer: ProbeAnswer) => void;
 }
@@ -191,6 +193,7 @@ export async function probeHere(opts: ProbeOptions): Promise<ProbeResult> {
     durationMs: endMs,
     missedSlots: missed,
     ...(opts.splitWindowMs === undefined ? {} : { splitWindowMs: opts.splitWindowMs }),
+    ...(opts.activeActive === true ? { activeActive: true } : {}),
   });
   return { report, answers };
 }
@@ -218,6 +221,7 @@ export function probeArgs(name: string, stateDir: string, opts: ProbeOptions, js
   if (opts.timeoutMs !== undefined) args.push('--timeout', `${opts.timeoutMs}ms`);
   if (opts.durationMs !== undefined) args.push('--duration', `${opts.durationMs}ms`);
   if (opts.splitWindowMs !== undefined) args.push('--split-window', `${opts.splitWindowMs}ms`);
+  if (opts.activeActive === true) args.push('--active-active');
   if (json) args.push('--json', '--answers');
   return args;
 }

@@ -212,16 +212,18 @@ export function registerLab(program: Command): void {
     .option('--timeout <d>', "each request's limit (bare number: ms)", '200ms')
     .option('--duration <d>', 'stop after this long (bare number: seconds); default: until SIGINT')
     .option('--split-window <d>', 'how close two answers of the old host around another host count as split brain', '1s')
+    .option('--active-active', 'the target is an active/active service behind a load balancer: hosts take turns, split brain is not judged')
     .option('--json', 'print the report as JSON')
     .option('--answers', 'with --json: include every answer')
     .action(
-      action(async (target: string, opts: Common & { interval: string; timeout: string; duration?: string; splitWindow: string; json?: boolean; answers?: boolean }) => {
+      action(async (target: string, opts: Common & { interval: string; timeout: string; duration?: string; splitWindow: string; activeActive?: boolean; json?: boolean; answers?: boolean }) => {
         const { name, dir } = await where(opts);
         const probeOpts = {
           target,
           intervalMs: durationOption('--interval', opts.interval, 'ms'),
           timeoutMs: durationOption('--timeout', opts.timeout, 'ms'),
           splitWindowMs: durationOption('--split-window', opts.splitWindow, 'ms'),
+          ...(opts.activeActive === true ? { activeActive: true } : {}),
           ...(opts.duration === undefined ? {} : { durationMs: durationOption('--duration', opts.duration, 's') }),
         };
         const { requireState } = await import('../../lab/state.js');
