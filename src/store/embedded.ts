@@ -18,6 +18,7 @@ import { HavenError } from '../errors.js';
 import type { CampaignOptions, ControllerEvent, ControllerRecord, LeaderInfo, Leadership, Store } from './store.js';
 import { checkEventBatch, parseEvent } from './validate.js';
 import { checkFenceBatch, parseFenceRecord, type FenceHistoryQuery, type FenceRecord } from './fence-history.js';
+import { checkConfigEntry, parseConfigVersion, type ConfigVersion } from './config-history.js';
 
 const FORMAT = 'haven-controller-record/1';
 const LEADER_FORMAT = 'haven-leader/1';
@@ -49,6 +50,9 @@ export class EmbeddedStore implements Store {
   /** The fence history: one JSON line per attempt, appended and fsynced (fence-history.ts). */
   private readonly fencePath: string;
   private cachedFenceSeq: number | undefined;
+  /** The configuration history: one JSON line per version, appended and fsynced (config-history.ts). */
+  private readonly configPath: string;
+  private cachedConfigVersion: number | undefined;
   private writing: Promise<void> = Promise.resolve();
   private cachedLastSeq: number | undefined;
   /** Whether a torn tail of events.jsonl (an append cut by a crash) was looked for. */
@@ -61,6 +65,7 @@ export class EmbeddedStore implements Store {
     this.eventsPath = join(dir, 'events.jsonl');
     this.leaderPath = join(dir, 'leader.json');
     this.fencePath = join(dir, 'fence-history.jsonl');
+    this.configPath = join(dir, 'config-history.jsonl');
   }
 
   campaign(name: string, options: CampaignOptions = {}): Promise<Leadership> {
@@ -270,6 +275,88 @@ export class EmbeddedStore implements Store {
     // The piece after the last newline was cut by a crash mid-append: never acknowledged, skipped.
     lines.pop();
     return lines.map((line, i) => parseFenceRecord(line, `${this.fencePath}:${i + 1}`));
+  }
+
+  // --- the configuration history (config-history.ts has the contract) ---------------------
+
+  appendConfig(entry: ConfigVersion): Promise<void> {
+    try {
+      checkConfigEntry(entry);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const line = JSON.stringify(entry);
+    return this.serialize(async () => {
+      await mkdir(this.dir, { recursive: true });
+      await this.guard('record a configuration');
+      const all = await this.readConfigs(true);
+      const last = all.length ? all[all.length - 1]!.version : 0;
+      if (entry.version <= last) {
+        // The same entry again is a retry of a write whose outcome was unknown: already there.
+        if (JSON.stringify(all.find((v) => v.version === entry.version)) === line) return;
+        throw new HavenError('CONFLICT', `configuration version ${entry.version} is already recorded (the newest is ${last}); nothing written`, {
+          hint: 'someone applied a configuration meanwhile; look at haven config history and apply again',
+        });
+      }
+      if (entry.version !== last + 1) {
+        throw new HavenError('CONFLICT', `configuration version ${entry.version} does not follow the newest, ${last}; nothing written`);
+      }
+      const fh = await open(this.configPath, 'a');
+      try {
+        await fh.writeFile(line + '\n');
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      this.cachedConfigVersion = entry.version;
+    });
+  }
+
+  async configVersion(version: number): Promise<ConfigVersion | undefined> {
+    await this.writing;
+    return (await this.readConfigs(false)).find((v) => v.version === version);
+  }
+
+  async configHistory(limit: number): Promise<ConfigVersion[]> {
+    await this.writing;
+    return limit <= 0 ? [] : (await this.readConfigs(false)).slice(-limit);
+  }
+
+  async lastConfigVersion(): Promise<number> {
+    await this.writing;
+    if (this.cachedConfigVersion !== undefined) return this.cachedConfigVersion;
+    const all = await this.readConfigs(false);
+    this.cachedConfigVersion = all.length ? all[all.length - 1]!.version : 0;
+    return this.cachedConfigVersion;
+  }
+
+  /**
+   * Every recorded version, oldest first. A last line without its newline was cut by a crash
+   * mid-append and never acknowledged: skipped, and with `cutTorn` (before an append) cut off.
+   */
+  private async readConfigs(cutTorn: boolean): Promise<ConfigVersion[]> {
+    let text: string;
+    try {
+      text = await readFile(this.configPath, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw new HavenError('IO', `cannot read ${this.configPath}: ${(err as Error).message}`);
+    }
+    if (cutTorn && text !== '' && !text.endsWith('\n')) await truncate(this.configPath, Buffer.byteLength(text.slice(0, text.lastIndexOf('\n') + 1)));
+    const lines = text.split('\n');
+    lines.pop();
+    let previous = 0;
+    return lines.map((line, i) => {
+      const where = `${this.configPath}:${i + 1}`;
+      const v = parseConfigVersion(line, where);
+      if (v.version !== previous + 1) {
+        throw new HavenError('IO', `${where}: configuration version ${v.version} does not follow ${previous}`, {
+          hint: 'the history is only appended to, so this is damage from outside; restore it from a backup',
+        });
+      }
+      previous = v.version;
+      return v;
+    });
   }
 
   async close(): Promise<void> {

@@ -19,6 +19,7 @@
 //   record               {"format":"haven-controller-record/1","record":…}
 //   events/<seq, 16 digits>  one event as JSON
 //   fences/<seq, 16 digits>  one fence attempt as JSON (fence-history.ts)
+//   configs/<version, 16 digits>  one configuration version as JSON (config-history.ts)
 //
 // Every write of the leader is one transaction whose first compare is "the leader key's create
 // revision is still my epoch": once the lease lapsed (the key is deleted with it) or another
@@ -50,6 +51,7 @@ import {
 import type { Logger } from 'pino';
 import { HavenError } from '../errors.js';
 import { checkFenceBatch, parseFenceRecord, type FenceHistoryQuery, type FenceRecord } from './fence-history.js';
+import { checkConfigEntry, parseConfigVersion, type ConfigVersion } from './config-history.js';
 import type { CampaignOptions, ControllerEvent, ControllerRecord, LeaderInfo, Leadership, Store } from './store.js';
 import { checkEventBatch, parseEvent } from './validate.js';
 
@@ -91,6 +93,7 @@ export class EtcdStore implements Store {
   private readonly eventsPrefix: string;
   private readonly eventsEnd: Buffer;
   private readonly fencesPrefix: string;
+  private readonly configsPrefix: string;
   private readonly ttlSeconds: number;
   private readonly timeoutMs: number;
   private readonly endpoints: string;
@@ -129,6 +132,7 @@ export class EtcdStore implements Store {
     this.eventsPrefix = `${this.prefix}events/`;
     this.eventsEnd = prefixEnd(Buffer.from(this.eventsPrefix));
     this.fencesPrefix = `${this.prefix}fences/`;
+    this.configsPrefix = `${this.prefix}configs/`;
     this.client = new Etcd3({
       hosts: [...options.endpoints],
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeout }),
@@ -421,6 +425,65 @@ export class EtcdStore implements Store {
   async lastFenceSeq(): Promise<number> {
     this.assertOpen();
     return this.lastLogSeq(this.fencesPrefix, (kv) => this.seqOf(kv, this.fencesPrefix));
+  }
+
+  // --- the configuration history (config-history.ts has the contract) ---------------------
+
+  async appendConfig(entry: ConfigVersion): Promise<void> {
+    this.assertOpen();
+    checkConfigEntry(entry);
+    const key = seqKey(this.configsPrefix, entry.version);
+    const value = JSON.stringify(entry);
+    const end = prefixEnd(Buffer.from(this.configsPrefix));
+    const res = await this.guarded(
+      'record a configuration',
+      [
+        // No version at or above this one exists, and the one before it does: one step, no gap.
+        { key, range_end: end, target: 'Version', result: 'Equal', version: 0 },
+        ...(entry.version > 1 ? [{ key: seqKey(this.configsPrefix, entry.version - 1), target: 'Version' as const, result: 'Greater' as const, version: 0 }] : []),
+      ],
+      [{ request_put: { key, value: Buffer.from(value) } }],
+      [{ request_range: { key } }],
+    );
+    if (res.succeeded) return;
+    const found = res.responses[1]?.response_range.kvs[0];
+    // The same entry again: a retry of a write whose outcome was unknown.
+    if (found && found.value.toString('utf8') === value) return;
+    const last = await this.lastConfigVersion();
+    throw new HavenError('CONFLICT', found
+      ? `configuration version ${entry.version} is already recorded (the newest is ${last}); nothing written`
+      : `configuration version ${entry.version} does not follow the newest, ${last}; nothing written`, {
+      hint: 'someone applied a configuration meanwhile; look at haven config history and apply again',
+    });
+  }
+
+  async configVersion(version: number): Promise<ConfigVersion | undefined> {
+    this.assertOpen();
+    if (!Number.isSafeInteger(version) || version < 1) return undefined;
+    const res = await this.call('read a configuration version', () => this.client.kv.range({ key: seqKey(this.configsPrefix, version) }));
+    const kv = res.kvs[0];
+    return kv ? this.parseConfigKv(kv) : undefined;
+  }
+
+  async configHistory(limit: number): Promise<ConfigVersion[]> {
+    this.assertOpen();
+    if (limit <= 0) return [];
+    const res = await this.call('read the configuration history', () =>
+      this.client.kv.range({ key: Buffer.from(this.configsPrefix), range_end: prefixEnd(Buffer.from(this.configsPrefix)), limit, sort_order: 'Descend', sort_target: 'Key' }),
+    );
+    return res.kvs.map((kv) => this.parseConfigKv(kv)).reverse();
+  }
+
+  async lastConfigVersion(): Promise<number> {
+    this.assertOpen();
+    return this.lastLogSeq(this.configsPrefix, (kv) => this.parseConfigKv(kv).version);
+  }
+
+  private parseConfigKv(kv: IKeyValue): ConfigVersion {
+    const key = kv.key.toString('utf8');
+    const v = parseConfigVersion(kv.value.toString('utf8'), `etcd key ${key}`);
+    if (this.seqOf(kv, this.configsPrefix) !== v.version) throw new HavenError('IO', `etcd key ${key} holds configuration version ${v.version}`, { hint: 'written by something else than Haven; restore it from a backup' });
+    return v;
   }
 
   async close(): Promise<void> {

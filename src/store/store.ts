@@ -1,8 +1,9 @@
 // The controller's durable state behind one interface, with two implementations: the embedded
 // store (embedded.ts: one controller, the lab default, tests) and etcd (etcd.ts: three or five
 // members, several controllers, one leader). What is stored: the last known node and copy
-// states, fail counts, operator constraints (move/ban with their expiry), the event log, and
-// who leads with which epoch. A controller restart reads it back and restarts nothing.
+// states, fail counts, operator constraints (move/ban with their expiry), the event log, the fence
+// history, every configuration applied (config-history.ts), and who leads with which epoch. A
+// controller restart reads it back and restarts nothing.
 //
 // Leadership: `campaign(name)` resolves once this controller leads and gives its epoch, the
 // fencing token every command carries. Every write (save, append) of a store that campaigned is
@@ -10,8 +11,10 @@
 // changes nothing, and the leadership's signal is aborted. docs/store.md has the details.
 
 import type { DurableState } from '../controller/observed.js';
+import type { ConfigHistoryStore } from './config-history.js';
 import type { FenceHistoryStore } from './fence-history.js';
 
+export type { ConfigHistoryStore, ConfigOrigin, ConfigVersion } from './config-history.js';
 export type { FenceHistoryQuery, FenceHistoryStore, FenceRecord } from './fence-history.js';
 
 /** A move or ban set by an operator: a location constraint with an optional expiry. */
@@ -82,8 +85,12 @@ export interface CampaignOptions {
   readonly onLost?: (reason: Error) => void;
 }
 
-/** Also keeps the fence history: appendFenceRecords, fenceHistory, lastFenceSeq (see fence-history.ts for the contract). */
-export interface Store extends FenceHistoryStore {
+/**
+ * Also keeps the fence history (appendFenceRecords, fenceHistory, lastFenceSeq: fence-history.ts
+ * has the contract) and the configuration history (appendConfig, configVersion, configHistory,
+ * lastConfigVersion: config-history.ts has the contract).
+ */
+export interface Store extends FenceHistoryStore, ConfigHistoryStore {
   /**
    * Waits until this store's controller leads, then resolves with its term. One campaign at a
    * time per store; after a term ends, campaign again for a new one (with a higher epoch).

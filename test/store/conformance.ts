@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { HavenError } from '../../src/errors.js';
-import type { ControllerEvent, ControllerRecord, FenceRecord, LeaderInfo, Store } from '../../src/store/store.js';
+import type { ConfigVersion, ControllerEvent, ControllerRecord, FenceRecord, LeaderInfo, Store } from '../../src/store/store.js';
 
 export interface Backing {
   /** A new store instance on this backing: another controller, or the same one restarted. */
@@ -20,6 +20,8 @@ export interface Backing {
   corruptRecord(): Promise<void>;
   /** Replaces event `seq` with bytes that are not an event. */
   corruptEvent(seq: number): Promise<void>;
+  /** Replaces configuration version `version` with bytes that are not one. */
+  corruptConfig(version: number): Promise<void>;
 }
 
 export interface StoreHarness {
@@ -54,6 +56,19 @@ export function fences(from: number, to: number, epoch = 1): FenceRecord[] {
     });
   }
   return out;
+}
+
+export function configVersion(version: number, note = 'x'): ConfigVersion {
+  return {
+    version,
+    at: 1_700_000_000_000 + version,
+    by: version === 1 ? 'controller c1' : 'operator alice',
+    message: `${note} ${version}`,
+    origin: version === 1 ? 'file' : 'apply',
+    replaces: version - 1,
+    // Texts hold newlines, quotes and non-ASCII: they are stored exactly.
+    text: `# version ${version}: "${note}" — ünïcode\ncluster:\n  name: c\nnodes:\n  - name: h1\n`,
+  };
 }
 
 export async function rejects(p: Promise<unknown>, code: string, pattern?: RegExp): Promise<HavenError> {
@@ -250,6 +265,73 @@ export function storeConformance(kind: string, harness: StoreHarness): void {
       await rejects(s.appendFenceRecords([{ ...fences(6, 6, t.epoch)[0]!, reason: 'other' }]), 'CONFLICT');
       await rejects(s.appendFenceRecords([...fences(8, 8), ...fences(7, 7)]), 'INTERNAL');
       assert.equal(await s.lastFenceSeq(), 6);
+    });
+
+    test('config history: versions in order, one by one, read back exactly, newest first to last', async () => {
+      const s = open(await harness.fresh());
+      assert.equal(await s.lastConfigVersion(), 0);
+      assert.deepEqual(await s.configHistory(10), []);
+      assert.equal(await s.configVersion(1), undefined);
+      await s.campaign('c1');
+      for (let v = 1; v <= 4; v++) await s.appendConfig(configVersion(v));
+      const rollback: ConfigVersion = { ...configVersion(5), origin: 'rollback', rollbackOf: 2, text: configVersion(2).text };
+      await s.appendConfig(rollback);
+      assert.equal(await s.lastConfigVersion(), 5);
+      assert.deepEqual(await s.configVersion(3), configVersion(3));
+      assert.deepEqual(await s.configVersion(5), rollback);
+      assert.equal(await s.configVersion(6), undefined);
+      assert.equal(await s.configVersion(0), undefined);
+      assert.deepEqual(await s.configHistory(2), [configVersion(4), rollback]);
+      assert.deepEqual((await s.configHistory(100)).map((v) => v.version), [1, 2, 3, 4, 5]);
+      assert.deepEqual(await s.configHistory(0), []);
+    });
+
+    test('config history: a version already recorded or out of turn is refused with CONFLICT and writes nothing; the same entry again is a retry', async () => {
+      const s = open(await harness.fresh());
+      await s.campaign('c1');
+      await s.appendConfig(configVersion(1));
+      await s.appendConfig(configVersion(2, 'mine'));
+      // Someone else based a change on version 1 too: it would be version 2 again.
+      await rejects(s.appendConfig(configVersion(2, 'theirs')), 'CONFLICT', /2/);
+      await rejects(s.appendConfig(configVersion(1, 'theirs')), 'CONFLICT');
+      await rejects(s.appendConfig(configVersion(4)), 'CONFLICT', /follow/);
+      await rejects(s.appendConfig({ ...configVersion(3), replaces: 3 }), 'INTERNAL');
+      await rejects(s.appendConfig({ ...configVersion(3), origin: 'magic' as never }), 'INTERNAL');
+      await s.appendConfig(configVersion(2, 'mine'));
+      assert.equal(await s.lastConfigVersion(), 2);
+      assert.deepEqual(await s.configHistory(10), [configVersion(1), configVersion(2, 'mine')]);
+      await s.appendConfig(configVersion(3));
+      assert.equal(await s.lastConfigVersion(), 3);
+    });
+
+    test("config history survives a reopen, and a stale leader's version is refused", async () => {
+      const b = await harness.fresh();
+      const a = open(b);
+      await a.campaign('a');
+      await a.appendConfig(configVersion(1));
+      await a.close();
+      const again = open(b);
+      assert.equal(await again.lastConfigVersion(), 1);
+      const t = await again.campaign('a');
+      await again.appendConfig(configVersion(2));
+      await b.depose();
+      const other = open(b);
+      await other.campaign('b');
+      await rejects(again.appendConfig(configVersion(3, 'stale')), 'CONFLICT');
+      assert.equal(t.signal.aborted, true);
+      assert.equal(await other.lastConfigVersion(), 2);
+      await other.appendConfig(configVersion(3, 'new leader'));
+      assert.deepEqual(await again.configVersion(3), configVersion(3, 'new leader'), 'a stale leader still reads');
+    });
+
+    test('a damaged config version is refused with where it is, not skipped', async () => {
+      const b = await harness.fresh();
+      const s = open(b);
+      await s.campaign('c1');
+      for (let v = 1; v <= 3; v++) await s.appendConfig(configVersion(v));
+      await b.corruptConfig(2);
+      await rejects(s.configHistory(10), 'IO', /config/);
+      await rejects(s.configVersion(2), 'IO', /config/);
     });
 
     test('one campaign at a time per store', async () => {

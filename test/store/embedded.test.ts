@@ -33,6 +33,12 @@ storeConformance('embedded', {
         lines[seq - 1] = 'not json at all';
         await writeFile(path, lines.join('\n'));
       },
+      corruptConfig: async (version) => {
+        const path = join(dir, 'config-history.jsonl');
+        const lines = (await readFile(path, 'utf8')).split('\n');
+        lines[version - 1] = '{"version":"two"}';
+        await writeFile(path, lines.join('\n'));
+      },
     };
   },
 });

@@ -52,6 +52,7 @@ if (haveEtcd) {
         depose: async () => void (await (await rawClient()).delete().key(`${prefix}leader`)),
         corruptRecord: async () => void (await (await rawClient()).put(`${prefix}record`).value('{"format":"haven-controller-record/1","record":')),
         corruptEvent: async (seq) => void (await (await rawClient()).put(`${prefix}events/${String(seq).padStart(16, '0')}`).value('{"seq":"two"}')),
+        corruptConfig: async (version) => void (await (await rawClient()).put(`${prefix}configs/${String(version).padStart(16, '0')}`).value('{"version":"two"}')),
       };
     },
   });
