@@ -153,8 +153,17 @@ async function checkConfig(spec: HaproxySpec, text: string, p: HaproxyPaths, ctx
   return undefined;
 }
 
+/** The master CLI's `show proc`; it opens a few ms after the worker answers, so it is retried until the deadline. */
+export async function showProc(master: string, deadline: number, signal: AbortSignal): Promise<ReturnType<typeof parseShowProc>> {
+  for (;;) {
+    const proc = parseShowProc(await runtimeCommand(master, 'show proc', { timeoutMs: RUNTIME_TIMEOUT_MS, signal }).catch(() => ''));
+    if (proc !== undefined || Date.now() >= deadline || signal.aborted) return proc;
+    await sleep(POLL_MS);
+  }
+}
+
 async function reload(p: HaproxyPaths, ctx: OperationContext, deadline: number): Promise<ResourceOutcome | undefined> {
-  const before = parseShowProc(await runtimeCommand(p.master, 'show proc', { timeoutMs: RUNTIME_TIMEOUT_MS, signal: ctx.signal }).catch(() => ''));
+  const before = await showProc(p.master, deadline, ctx.signal);
   if (before === undefined) return { rc: OCF_RC.ERR_GENERIC, output: `HAProxy's master CLI ${p.master} does not answer: cannot reload` };
   // The master re-executes itself and may close the connection without a word.
   await runtimeCommand(p.master, 'reload', { timeoutMs: RUNTIME_TIMEOUT_MS, signal: ctx.signal }).catch(() => '');
