@@ -6,7 +6,7 @@
 // recorded. The lab is always torn down at the end, also after a failure or an abort.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -25,11 +25,14 @@ import {
   durableViolations,
   FENCE_EVENT_KINDS,
   fenceViolations,
+  lostEvents,
+  lostEventsViolation,
   probeSplitBrainViolations,
   recoveryViolation,
   splitBrainViolations,
   type DurableView,
   type FenceRecord,
+  type SeenEvent,
   type Violation,
 } from './invariants.js';
 import { planTrial, type FaultKind, type FaultPlan, type TargetRole } from './plan.js';
@@ -110,6 +113,59 @@ interface Target {
   answers: { s: number; ok: boolean; h?: string }[];
 }
 
+/**
+ * The controller's own log (logs/controller.log): every event is also a pino line with its
+ * `kind`, written whatever happens to the store. Read incrementally; a second source for
+ * fences, and the witness of events the store failed to keep.
+ */
+class ControllerLog {
+  private offset = 0;
+  private rest = '';
+  events: SeenEvent[] = [];
+
+  constructor(private readonly file: string) {}
+
+  read(): void {
+    let fd: number;
+    try {
+      fd = openSync(this.file, 'r');
+    } catch {
+      return;
+    }
+    try {
+      const buf = Buffer.alloc(1 << 20);
+      for (;;) {
+        const n = readSync(fd, buf, 0, buf.length, this.offset);
+        if (n <= 0) break;
+        this.offset += n;
+        const text = this.rest + buf.subarray(0, n).toString('utf8');
+        const lines = text.split('\n');
+        this.rest = lines.pop() ?? '';
+        for (const line of lines) {
+          if (!line.includes('"kind"')) continue;
+          try {
+            const o = JSON.parse(line) as { time?: unknown; kind?: unknown; node?: unknown; msg?: unknown };
+            if (typeof o.time !== 'number' || typeof o.kind !== 'string' || typeof o.msg !== 'string') continue;
+            this.events.push({ at: o.time, kind: o.kind, message: o.msg, ...(typeof o.node === 'string' ? { node: o.node } : {}) });
+          } catch {
+            // not a JSON line
+          }
+        }
+      }
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  between(from: number, to: number): SeenEvent[] {
+    return this.events.filter((e) => e.at >= from && e.at <= to);
+  }
+
+  forget(t: number): void {
+    this.events = this.events.filter((e) => e.at >= t);
+  }
+}
+
 const SETTLE_TIMEOUT_MS = 90_000;
 const PRE_FAULT_MS = 300;
 const STABLE_MS = 500;
@@ -136,6 +192,7 @@ class ChaosRun {
   private closing = false;
   private pendingHeal: Heal | undefined;
   private readonly log: (line: string) => void;
+  private controllerLog!: ControllerLog;
 
   constructor(private readonly opts: ChaosOptions) {
     this.log = opts.log ?? (() => undefined);
@@ -156,6 +213,7 @@ class ChaosRun {
       this.state = await createLab({ name: o.name, stateDir: o.stateDir, hosts: o.hosts, rings: o.rings, resources, ...(o.signal === undefined ? {} : { signal: o.signal }) });
       created = true;
       this.sock = join(labDir(o.stateDir, o.name), 'controller.sock');
+      this.controllerLog = new ControllerLog(join(labDir(o.stateDir, o.name), 'logs', 'controller.log'));
       this.hosts = this.state.hosts.filter((h) => h.role === 'host').map((h) => h.name);
       for (const h of this.hosts) {
         this.timelines.set(h, new HostTimeline(h));
@@ -408,6 +466,8 @@ class ChaosRun {
     }
     const before = await this.status();
     const seq = await this.lastSeq();
+    // Every event logged from now on has a seq above `seq`.
+    const seqReadAt = Date.now();
     const target = this.resolveTarget(plan, before);
     this.log(`chaos: trial ${plan.trial}: ${plan.kind}${base.detail === undefined ? '' : ` (${base.detail})`} on ${target} for ${plan.holdMs} ms`);
     await sleep(PRE_FAULT_MS, o.signal);
@@ -461,7 +521,11 @@ class ChaosRun {
     } catch (err) {
       violations.push({ invariant: 'harness', message: `could not read the controller's events: ${(err as Error).message}` });
     }
-    const fences: FenceRecord[] = events.filter((e) => FENCE_EVENT_KINDS.has(e.kind) && e.node !== undefined).map((e) => ({ at: e.at, node: e.node as string, kind: e.kind, message: e.message }));
+    // The controller's log too: a fence it logged counts even if its store lost the event.
+    this.controllerLog.read();
+    const logged = this.controllerLog.between(windowStart, endedAt);
+    const fences: FenceRecord[] = [...events, ...logged].filter((e) => FENCE_EVENT_KINDS.has(e.kind) && e.node !== undefined).map((e) => ({ at: e.at, node: e.node as string, kind: e.kind, message: e.message }));
+    fences.sort((a, b) => a.at - b.at);
     violations.push(...fenceViolations(plan, target, fences));
     const fenced = [...new Set(fences.map((f) => f.node))].sort();
 
@@ -483,6 +547,14 @@ class ChaosRun {
       violations.push({ invariant: 'harness', message: `could not read the controller's status after the trial: ${(err as Error).message}` });
     }
     if (afterView !== undefined) violations.push(...durableViolations(durableView(before), afterView, new Set(fenced)));
+    // Events of this trial (before the last second, still being written) the store did not keep.
+    const lost = lostEvents(
+      this.controllerLog.between(seqReadAt, endedAt - 1_000),
+      events,
+      plan.kind === 'controller-kill' ? { until: injectedAt + 50, ms: 1_000 } : undefined,
+    );
+    const lostV = lostEventsViolation(lost);
+    if (lostV !== undefined) violations.push(lostV);
 
     // The ground truth is only as good as its watchers: each host that is on must have sampled lately.
     this.state = await requireState(o.stateDir, o.name);
@@ -496,6 +568,7 @@ class ChaosRun {
 
     // What later trials no longer need.
     for (const tl of this.timelines.values()) tl.forget(endedAt - 1);
+    this.controllerLog.forget(endedAt - 1);
     for (const t of this.targets) t.answers = t.answers.filter((a) => a.s > endedAt - 1000);
 
     return {

@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { backAt, durableViolations, fenceViolations, percentile, recoveryViolation, type DurableView } from './invariants.js';
+import { backAt, durableViolations, fenceViolations, lostEvents, lostEventsViolation, percentile, recoveryViolation, type DurableView } from './invariants.js';
 import type { FaultPlan } from './plan.js';
 
 const plan = (kind: FaultPlan['kind']): FaultPlan => ({ trial: 1, kind, target: { role: 'active' }, holdMs: 1000 });
@@ -88,5 +88,22 @@ describe('percentile', () => {
     assert.equal(percentile([5, 1, 3, 2, 4], 50), 3);
     assert.equal(percentile([5, 1, 3, 2, 4], 99), 5);
     assert.ok(Number.isNaN(percentile([], 50)));
+  });
+});
+
+describe('lostEvents', () => {
+  const e = (at: number, kind: string, message: string): { at: number; kind: string; message: string } => ({ at, kind, message });
+
+  it('finds what the controller logged but its event log lacks', () => {
+    const logged = [e(1000, 'fence', 'fencing h1'), e(2000, 'failure', 'web failed on h2')];
+    assert.deepEqual(lostEvents(logged, [e(1001, 'fence', 'fencing h1'), e(2000, 'failure', 'web failed on h2')]), []);
+    assert.deepEqual(lostEvents(logged, [e(1001, 'fence', 'fencing h1')]), [logged[1]]);
+    assert.match(lostEventsViolation(lostEvents(logged, []))?.message ?? '', /^2 events the controller logged are not in its event log .*: fence: fencing h1$/);
+    assert.equal(lostEventsViolation([]), undefined);
+  });
+
+  it('spares what was logged just before a kill -9', () => {
+    const logged = [e(1000, 'action', 'start web'), e(5000, 'plan', 'plan of 1')];
+    assert.deepEqual(lostEvents(logged, [], { until: 1050, ms: 1000 }), [logged[1]]);
   });
 });

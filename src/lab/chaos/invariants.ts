@@ -121,3 +121,29 @@ export function percentile(values: readonly number[], p: number): number {
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
   return sorted[i] as number;
 }
+
+/** An event as the controller logged it (its log lines with a `kind`), or as its API returned it. */
+export interface SeenEvent {
+  readonly at: number;
+  readonly kind: string;
+  readonly node?: string;
+  readonly message: string;
+}
+
+/**
+ * Events the controller logged that its event log (GET /v1/events) does not have: the store
+ * stopped persisting. Logged events within `spareMs` before `spareUntil` are spared (a kill -9
+ * may come between an event and its write).
+ */
+export function lostEvents(logged: readonly SeenEvent[], stored: readonly SeenEvent[], spare?: { readonly until: number; readonly ms: number }): SeenEvent[] {
+  return logged.filter((l) => {
+    if (spare !== undefined && l.at <= spare.until && l.at >= spare.until - spare.ms) return false;
+    return !stored.some((e) => e.kind === l.kind && e.message === l.message && Math.abs(e.at - l.at) <= 1_000);
+  });
+}
+
+export function lostEventsViolation(lost: readonly SeenEvent[]): Violation | undefined {
+  const first = lost[0];
+  if (first === undefined) return undefined;
+  return { invariant: 'durable', message: `${lost.length} event${lost.length === 1 ? '' : 's'} the controller logged ${lost.length === 1 ? 'is' : 'are'} not in its event log (GET /v1/events), first at ${iso(first.at)}: ${first.kind}: ${first.message.slice(0, 160)}` };
+}
