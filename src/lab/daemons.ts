@@ -1,5 +1,5 @@
 // Starting and stopping the daemons a lab runs: `haven agent` on every host, `haven controller`
-// on the controller host, each inside its namespace (`ip netns exec`, which execs, so the PID
+// on each controller host (and, with --controllers 3, an etcd member beside it: etcd.ts), each inside its namespace (`ip netns exec`, which execs, so the PID
 // recorded is the daemon's own), detached in its own process group, its output appended to
 // <lab dir>/logs/<host>.log. Every record carries the process's start time, so a PID reused by
 // an unrelated process is never signalled.
@@ -8,15 +8,24 @@ import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { HavenError } from '../errors.js';
+import { etcdCommand, etcdMember, etcdStoreFlag } from './etcd.js';
+import { CONTROLLER_HOST } from './names.js';
 import { labDir, type DaemonRole, type HostState, type LabState, type ProcessRecord } from './state.js';
 import { isZombie, namespaceInode, processNamespaceInode, processStartTime, run, sleep } from './system.js';
 
-export function logFile(state: Pick<LabState, 'stateDir' | 'name'>, host: string): string {
-  return join(labDir(state.stateDir, state.name), 'logs', `${host}.log`);
+/** A daemon's log: logs/<host>.log (an etcd member's: logs/etcd-<host>.log). */
+export function logFile(state: Pick<LabState, 'stateDir' | 'name'>, host: string, role?: DaemonRole): string {
+  return join(labDir(state.stateDir, state.name), 'logs', role === 'etcd' ? `etcd-${host}.log` : `${host}.log`);
 }
 
-export function controllerSocket(state: Pick<LabState, 'stateDir' | 'name'>): string {
-  return join(labDir(state.stateDir, state.name), 'controller.sock');
+/** A controller's API socket: <lab dir>/<host>.sock (controller.sock, controller2.sock, …). */
+export function controllerSocket(state: Pick<LabState, 'stateDir' | 'name'>, host: string = CONTROLLER_HOST): string {
+  return join(labDir(state.stateDir, state.name), `${host}.sock`);
+}
+
+/** A controller's --state-dir: <lab dir>/<host> (controller/, controller2/, …). */
+export function controllerStateDir(state: Pick<LabState, 'stateDir' | 'name'>, host: string = CONTROLLER_HOST): string {
+  return join(labDir(state.stateDir, state.name), host);
 }
 
 /** The command line of a host's daemon, as documented in docs/lab.md. */
@@ -26,8 +35,15 @@ export function daemonCommand(state: LabState, host: HostState, role: DaemonRole
   switch (role) {
     case 'agent':
       return [...head, 'agent', '--config', state.config, '--node', host.name, '--state-dir', join(dir, 'hosts', host.name)];
-    case 'controller':
-      return [...head, 'controller', '--config', state.config, '--state-dir', join(dir, 'controller'), '--socket', controllerSocket(state)];
+    case 'controller': {
+      const cmd = [...head, 'controller', '--config', state.config, '--state-dir', controllerStateDir(state, host.name), '--socket', controllerSocket(state, host.name)];
+      // Several controllers share the lab's etcd and elect their leader there.
+      if (state.etcd !== undefined) cmd.push('--name', host.name, '--store', etcdStoreFlag(state.etcd));
+      return cmd;
+    }
+    case 'etcd':
+      if (state.etcd === undefined) throw new HavenError('INTERNAL', `lab "${state.name}" runs no etcd`);
+      return etcdCommand(state.etcd, host.ns, etcdMember(state, host.name));
     default: {
       const never: never = role;
       throw new Error(`unknown daemon role ${String(never)}`);
@@ -40,6 +56,14 @@ export function daemonRole(host: HostState): DaemonRole | undefined {
   if (host.role === 'controller') return 'controller';
   if (host.role === 'host') return 'agent';
   return undefined;
+}
+
+/** Every daemon a host runs, in start order: a controller host's etcd member (if any) before its controller. */
+export function daemonRoles(state: Pick<LabState, 'etcd'>, host: HostState): DaemonRole[] {
+  const main = daemonRole(host);
+  if (main === undefined) return [];
+  const etcd = state.etcd?.members.some((m) => m.host === host.name) === true;
+  return etcd ? ['etcd', main] : [main];
 }
 
 /**
@@ -64,10 +88,11 @@ export async function checkDaemonsAvailable(node: string, haven: string, signal?
 /** Starts one daemon in its host's namespace and returns its record (not yet written to the state). */
 export function startDaemon(state: LabState, host: HostState, role: DaemonRole): ProcessRecord {
   const command = daemonCommand(state, host, role);
-  const log = logFile(state, host.name);
+  const log = logFile(state, host.name, role);
   const dir = labDir(state.stateDir, state.name);
   mkdirSync(join(dir, 'logs'), { recursive: true });
-  mkdirSync(role === 'agent' ? join(dir, 'hosts', host.name) : join(dir, 'controller'), { recursive: true });
+  // etcd makes its own data directory (0700) inside etcd/.
+  mkdirSync(role === 'agent' ? join(dir, 'hosts', host.name) : role === 'etcd' ? join(dir, 'etcd') : controllerStateDir(state, host.name), { recursive: true });
   const fd = openSync(log, 'a');
   try {
     const child = spawn(command[0] as string, command.slice(1), {

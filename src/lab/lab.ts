@@ -14,13 +14,15 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readText } from '../config/load.js';
 import { HavenError, UsageError } from '../errors.js';
-import { checkDaemonsAvailable, daemonRole, isRunning, startDaemon, stopDaemons } from './daemons.js';
+import { checkDaemonsAvailable, controllerSocket, daemonRole, daemonRoles, isRunning, startDaemon, stopDaemons } from './daemons.js';
+import { checkEtcdAvailable, etcdEndpoints, etcdMember, waitEtcdHealthy } from './etcd.js';
 import { bmcStatus, checkBmcAvailable, generatePassword, startBmcs, stopBmcs, writeBmcFiles, type BmcStatus } from './bmc.js';
 import { labConfigText, parseExtras } from './lab-config.js';
 import { buildBmcCommands, buildCommands, planLab } from './layout.js';
-import { hostNames, labPrefix, MAX_LAB_ID, validateLabName, validateRings } from './names.js';
+import { hostNames, labPrefix, MAX_LAB_ID, validateControllers, validateLabName, validateRings } from './names.js';
 import { renderDelayRules, renderRuleset, tableName } from './ruleset.js';
 import { claimId, DEFAULT_STATE_DIR, labDir, LabAlreadyUpError, readState, releaseId, requireState, withLock, writeState, type Block, type Cut, type Degrade, type HostState, type LabState, type ProcessRecord } from './state.js';
+import type { DaemonRole } from './state.js';
 import { ipBatch, isRoot, isZombie, killNamespace, listNamespaces, namespaceInode, processNamespaceInode, processStartTime, run, runIn, sleep, UnsupportedError } from './system.js';
 
 /** The Haven checkout this code runs from. */
@@ -39,6 +41,8 @@ export interface UpOptions {
   readonly daemons?: boolean;
   /** A simulated BMC per host, fenced with fence_ipmilan (default true; bmc.ts). */
   readonly bmc?: boolean;
+  /** Controllers: 1 (default; embedded store) or 3, each with an etcd member beside it (etcd.ts). */
+  readonly controllers?: number;
   readonly signal?: AbortSignal;
 }
 
@@ -75,7 +79,8 @@ export async function createLab(opts: UpOptions): Promise<LabState> {
   const daemons = opts.daemons ?? true;
   const config = join(labDir(dir, opts.name), 'lab.yaml');
   const bmc = opts.bmc ?? true;
-  const spec = { name: opts.name, hosts: opts.hosts, rings: opts.rings, stateDir: dir, config, daemons, bmc, node: process.execPath, haven: HAVEN_BIN };
+  const controllers = validateControllers(opts.controllers ?? 1);
+  const spec = { name: opts.name, hosts: opts.hosts, rings: opts.rings, stateDir: dir, config, daemons, bmc, controllers, node: process.execPath, haven: HAVEN_BIN };
   const resourcesText = opts.resources === undefined ? undefined : await readText(opts.resources, opts.signal);
   const extrasFor = (id: number): ReturnType<typeof parseExtras> | undefined =>
     resourcesText === undefined || opts.resources === undefined ? undefined : parseExtras(substituteLabNet(resourcesText, id), opts.resources);
@@ -84,6 +89,7 @@ export async function createLab(opts: UpOptions): Promise<LabState> {
   requireRoot();
   if (daemons) await checkDaemonsAvailable(process.execPath, HAVEN_BIN, opts.signal);
   if (bmc) checkBmcAvailable();
+  if (daemons && controllers > 1) checkEtcdAvailable();
 
   return withLock(dir, opts.name, async () => {
     if ((await readState(dir, opts.name)) !== undefined) throw new LabAlreadyUpError(opts.name);
@@ -109,11 +115,16 @@ export async function createLab(opts: UpOptions): Promise<LabState> {
         await writeState(state);
       }
       if (daemons) {
-        // The controller first, so the agents' first heartbeats find it.
-        for (const h of [...state.hosts].sort((a, b) => (a.role === 'controller' ? -1 : b.role === 'controller' ? 1 : 0))) {
-          const role = daemonRole(h);
-          if (role !== undefined) state.processes.push(startDaemon(state, h, role));
+        const controllerHosts = state.hosts.filter((h) => h.role === 'controller');
+        // etcd first (the controllers' store), recorded before waiting for it to elect a leader.
+        if (state.etcd !== undefined) {
+          for (const h of controllerHosts) state.processes.push(startDaemon(state, h, 'etcd'));
+          await writeState(state);
+          await waitEtcdHealthy(state, state.etcd.members.map((m) => m.host), 30_000, opts.signal);
         }
+        // The controllers next, so the agents' first heartbeats find them.
+        for (const h of controllerHosts) state.processes.push(startDaemon(state, h, 'controller'));
+        for (const h of state.hosts.filter((x) => x.role === 'host')) state.processes.push(startDaemon(state, h, 'agent'));
         await writeState(state);
       }
       return state;
@@ -412,56 +423,91 @@ export async function degradeHost(name: string, dir: string, host: string, opts:
   });
 }
 
+/** The signals `lab kill` sends: a crash (KILL), a clean stop (TERM), a pause (STOP) and its end (CONT). */
+export const LAB_SIGNALS = ['KILL', 'TERM', 'STOP', 'CONT'] as const;
+export type LabSignal = (typeof LAB_SIGNALS)[number];
+
+export interface KillOptions {
+  /** Which daemon of the host: default its own (agent, or controller); `etcd` for a controller host's etcd member. */
+  readonly role?: DaemonRole;
+  /** Default KILL. */
+  readonly signal?: LabSignal;
+}
+
+/** The daemon of a host `lab kill`/`lab start` act on: the one asked for, checked to exist there. */
+function targetRole(state: LabState, h: HostState, role: DaemonRole | undefined): DaemonRole {
+  const main = daemonRole(h);
+  if (main === undefined) throw new UsageError(`the ${h.name} host runs no daemon`);
+  const r = role ?? main;
+  if (r === 'etcd') etcdMember(state, h.name);
+  else if (r !== main) throw new UsageError(`the ${h.name} host runs no ${r}`, { hint: `it runs ${daemonRoles(state, h).join(' and ')}` });
+  return r;
+}
+
 /**
- * kill -9 of a host's daemon (its agent, or the controller), as a crash: the kill first, before
- * the lock, then its record dropped. Returns the PID killed (undefined when none ran). The
- * resources it started keep running, as they do when a real agent crashes.
+ * Signals a host's daemon (its agent or controller, or with role `etcd` its etcd member):
+ * - KILL (default): kill -9, as a crash. The kill comes first, before the lock; then its record
+ *   is dropped. The resources it started keep running, as they do when a real agent crashes.
+ * - TERM: a clean stop; waits up to 10 s for it to exit (then kill -9), and drops the record.
+ * - STOP / CONT: pauses / resumes it (a hung process); the record stays, marked paused.
+ * Returns the PID signalled (undefined when none ran). Only a process that still is the recorded
+ * one (same start time) in the host's namespace is ever signalled.
  */
-export async function killDaemon(name: string, dir: string, host: string): Promise<number | undefined> {
+export async function killDaemon(name: string, dir: string, host: string, opts: KillOptions = {}): Promise<number | undefined> {
+  const sig = opts.signal ?? 'KILL';
+  if (!(LAB_SIGNALS as readonly string[]).includes(sig)) throw new UsageError(`signal "${String(sig)}" is not one of ${LAB_SIGNALS.join(', ')}`);
+  const first = await requireState(dir, name);
+  const role = targetRole(first, findHost(first, host), opts.role);
   const mine = (state: LabState, p: ProcessRecord): boolean => {
     const ns = state.hosts.find((h) => h.name === p.host)?.ns;
-    return p.host === host && isRunning(p) && ns !== undefined && processNamespaceInode(p.pid) === namespaceInode(ns);
+    return p.host === host && p.role === role && isRunning(p) && ns !== undefined && processNamespaceInode(p.pid) === namespaceInode(ns);
   };
-  let killed: number | undefined;
-  const first = await requireState(dir, name);
-  findHost(first, host);
-  for (const p of first.processes.filter((x) => mine(first, x))) {
+  let signalled: number | undefined;
+  const send = (pid: number): void => {
     try {
-      process.kill(p.pid, 'SIGKILL');
-      killed = p.pid;
+      process.kill(pid, `SIG${sig}`);
+      signalled = pid;
     } catch {
       // gone already
     }
-  }
+  };
+  // A crash does not wait for another `haven lab` command's lock.
+  if (sig === 'KILL') for (const p of first.processes.filter((x) => mine(first, x))) send(p.pid);
   return withLock(dir, name, async () => {
     const state = await requireState(dir, name);
-    for (const p of state.processes.filter((x) => mine(state, x))) {
-      process.kill(p.pid, 'SIGKILL');
-      killed = p.pid;
+    const targets = state.processes.filter((x) => mine(state, x));
+    for (const p of targets) send(p.pid);
+    if (sig === 'TERM') {
+      const deadline = Date.now() + 10_000;
+      while (targets.some(isRunning) && Date.now() < deadline) await sleep(20);
+      for (const p of targets.filter((x) => mine(state, x))) process.kill(p.pid, 'SIGKILL');
     }
-    state.processes = state.processes.filter((p) => p.host !== host);
+    if (sig === 'KILL' || sig === 'TERM') state.processes = state.processes.filter((p) => !(p.host === host && p.role === role));
+    else for (const p of targets) p.paused = sig === 'STOP';
     await writeState(state);
-    return killed;
+    return signalled;
   });
 }
 
 /**
- * Starts a host's daemon again (its agent, or the controller) when it is not running, as
- * systemd's Restart= would. Nothing is started on a host whose power is off (undefined).
+ * Starts a host's daemon again (its agent or controller, or with role `etcd` its etcd member) when
+ * it is not running, as systemd's Restart= would; a paused one is left as it is (`lab kill
+ * --signal CONT` resumes it). An etcd member rejoins on its data directory; this does not wait
+ * for it to be healthy (waitEtcdHealthy does). Nothing is started on a host whose power is off
+ * (undefined).
  */
-export async function startHostDaemon(name: string, dir: string, host: string): Promise<ProcessRecord | undefined> {
+export async function startHostDaemon(name: string, dir: string, host: string, opts: { readonly role?: DaemonRole } = {}): Promise<ProcessRecord | undefined> {
   return withLock(dir, name, async () => {
     const state = await requireState(dir, name);
     const h = findHost(state, host);
-    const role = daemonRole(h);
-    if (role === undefined) throw new UsageError(`the ${host} host runs no daemon`);
+    const role = targetRole(state, h, opts.role);
     if (!state.daemons) throw new HavenError('UNSUPPORTED', `lab "${name}" runs no daemons`, { hint: 'it was brought up with --no-daemons' });
     if (h.power === 'off') return undefined;
     requireRoot();
-    const running = state.processes.find((p) => p.host === host && isRunning(p));
+    const running = state.processes.find((p) => p.host === host && p.role === role && isRunning(p));
     if (running !== undefined) return running;
     const rec = startDaemon(state, h, role);
-    state.processes = [...state.processes.filter((p) => p.host !== host), rec];
+    state.processes = [...state.processes.filter((p) => !(p.host === host && p.role === role)), rec];
     await writeState(state);
     return rec;
   });
@@ -474,7 +520,9 @@ export interface HostStatus {
   readonly power: 'on' | 'off';
   readonly addresses: Record<string, string>;
   readonly cuts: number[];
-  readonly daemons: { role: string; pid: number; alive: boolean; log: string }[];
+  readonly daemons: { role: string; pid: number; alive: boolean; paused: boolean; log: string }[];
+  /** A controller host: its API socket (the CLI finds the leader among them). */
+  readonly socket?: string;
 }
 
 export interface LabStatus {
@@ -493,6 +541,8 @@ export interface LabStatus {
   readonly degrades: { host: string; lossPct: number; delayMs: number }[];
   /** The hosts' simulated BMCs (address, ipmi_sim's PID, alive); never their password. */
   readonly bmcs: BmcStatus[];
+  /** With --controllers 3: the etcd cluster's client URLs (on the controller hosts' ring 0). */
+  readonly etcd?: { readonly endpoints: string[] };
 }
 
 /** `lab status`: what the state file says, with each daemon checked for life. */
@@ -515,12 +565,14 @@ export async function labStatus(name: string, dir: string): Promise<LabStatus> {
       power: h.power,
       addresses: Object.fromEntries(h.links.map((l) => [`ring${l.ring}`, l.cidr])),
       cuts: state.cuts.filter((c) => c.host === h.name).map((c) => c.ring),
-      daemons: state.processes.filter((p) => p.host === h.name).map((p) => ({ role: p.role, pid: p.pid, alive: isRunning(p), log: p.log })),
+      daemons: state.processes.filter((p) => p.host === h.name).map((p) => ({ role: p.role, pid: p.pid, alive: isRunning(p), paused: p.paused === true, log: p.log })),
+      ...(h.role === 'controller' ? { socket: controllerSocket(state, h.name) } : {}),
     })),
     partition,
     cuts: state.cuts,
     blocks: state.blocks,
     degrades: state.degrades.map((d) => ({ host: d.host, lossPct: d.lossPct, delayMs: d.delayMs })),
     bmcs: bmcStatus(state.bmc),
+    ...(state.etcd === undefined ? {} : { etcd: { endpoints: etcdEndpoints(state.etcd) } }),
   };
 }

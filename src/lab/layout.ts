@@ -2,8 +2,9 @@
 // first version: every namespace, bridge and veth with its name and address, in the order
 // they will be created, so the list is on disk before the first object exists.
 
-import { bridgeName, CLIENT_HOST, CLIENT_NUMBER, CONTROLLER_HOST, CONTROLLER_NUMBER, hostAddress, hostNames, interfaceName, labPrefix, namespaceName, portName, SWITCH, validateLabName, validateRings } from './names.js';
+import { bridgeName, CLIENT_HOST, CLIENT_NUMBER, controllerHost, controllerNumber, hostAddress, hostNames, interfaceName, labPrefix, namespaceName, portName, SWITCH, validateControllers, validateLabName, validateRings } from './names.js';
 import { bmcBuildCommands, planBmc } from './bmc.js';
+import { planEtcd } from './etcd.js';
 import { labDir, type Created, type HostRole, type HostState, type LabState, type LinkState } from './state.js';
 
 export interface LabSpec {
@@ -20,6 +21,8 @@ export interface LabSpec {
   readonly now: Date;
   /** A simulated BMC per host on a management network (bmc.ts). Default false. */
   readonly bmc?: boolean;
+  /** Controller hosts: 1 (default: `controller`, embedded store) or 3 (`controller2`, `controller3` too, on etcd). */
+  readonly controllers?: number;
 }
 
 function host(id: number, name: string, n: number, role: HostRole, rings: readonly number[]): HostState {
@@ -33,10 +36,11 @@ function host(id: number, name: string, n: number, role: HostRole, rings: readon
 export function planLab(spec: LabSpec): LabState {
   validateLabName(spec.name);
   validateRings(spec.rings);
+  const controllers = validateControllers(spec.controllers ?? 1);
   const all = Array.from({ length: spec.rings }, (_, r) => r);
   const hosts: HostState[] = [
     ...hostNames(spec.hosts).map((h, i) => host(spec.id, h, i + 1, 'host', all)),
-    host(spec.id, CONTROLLER_HOST, CONTROLLER_NUMBER, 'controller', all),
+    ...Array.from({ length: controllers }, (_, i) => host(spec.id, controllerHost(i), controllerNumber(i), 'controller', all)),
     host(spec.id, CLIENT_HOST, CLIENT_NUMBER, 'client', [0]),
   ];
   const switchNs = namespaceName(spec.id, SWITCH);
@@ -48,6 +52,8 @@ export function planLab(spec: LabSpec): LabState {
   const controller = hosts.find((h) => h.role === 'controller')!;
   const bmc = spec.bmc === true ? planBmc(spec.id, labDir(spec.stateDir, spec.name), hosts, controller.ns) : undefined;
   if (bmc !== undefined) created.push(...bmc.created);
+  // Several controllers share an etcd cluster, one member on each controller host.
+  const etcd = controllers > 1 ? planEtcd(labPrefix(spec.id), labDir(spec.stateDir, spec.name), hosts.filter((h) => h.role === 'controller'), spec.now) : undefined;
   return {
     version: 2,
     name: spec.name,
@@ -68,6 +74,7 @@ export function planLab(spec: LabSpec): LabState {
     degrades: [],
     processes: [],
     ...(bmc === undefined ? {} : { bmc: bmc.bmc }),
+    ...(etcd === undefined ? {} : { etcd }),
   };
 }
 

@@ -4,7 +4,7 @@
 //
 // Per ring, host number i (1-based, in the order given) is .i; .100–.199 are never given to a
 // host, so they are free for service addresses (VIPs); the controller is .240 (on every ring),
-// the client .250 (ring 0 only).
+// with --controllers 3 the second and third controllers .241 and .242, the client .250 (ring 0 only).
 
 import { UsageError } from '../errors.js';
 
@@ -18,9 +18,29 @@ export const CLIENT_NUMBER = 250;
 /** The controller's host: on every ring, where `haven controller` runs. */
 export const CONTROLLER_HOST = 'controller';
 export const CONTROLLER_NUMBER = 240;
+/** How many controllers a lab may run: one (the embedded store) or three (on a 3-member etcd). */
+export const CONTROLLER_COUNTS = [1, 3] as const;
+export const MAX_CONTROLLERS = 3;
 export const SWITCH = 'switch';
 /** Names a lab keeps for its own namespaces; no host may take them. */
-const RESERVED = new Set([CLIENT_HOST, CONTROLLER_HOST, SWITCH]);
+const RESERVED = new Set([CLIENT_HOST, SWITCH, ...Array.from({ length: MAX_CONTROLLERS }, (_, i) => controllerHost(i))]);
+
+/** The i-th controller host (0-based): `controller`, `controller2`, `controller3`. */
+export function controllerHost(i: number): string {
+  return i === 0 ? CONTROLLER_HOST : `${CONTROLLER_HOST}${i + 1}`;
+}
+
+/** The i-th controller's host number (0-based): .240, .241, .242 on every ring. */
+export function controllerNumber(i: number): number {
+  return CONTROLLER_NUMBER + i;
+}
+
+export function validateControllers(n: number): number {
+  if (!(CONTROLLER_COUNTS as readonly number[]).includes(n)) {
+    throw new UsageError(`--controllers ${n}: a lab runs 1 controller (embedded store) or 3 (on etcd)`, { hint: 'an etcd cluster needs an odd number of members; 3 survives the loss of one' });
+  }
+  return n;
+}
 
 const HOST_NAME = /^[a-z][a-z0-9-]{0,30}$/;
 const LAB_NAME = /^[a-z0-9][a-z0-9_.-]{0,39}$/;

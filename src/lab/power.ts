@@ -2,13 +2,13 @@
 // SIGKILLed at once (all of them were started by the lab or its daemons), then the host's links
 // set down. `powerOn` boots it again: addresses reset to the lab's own (a VIP the host held
 // before does not survive a power cycle, as on a real machine), an empty firewall, the links
-// up, and its daemon started when the lab runs daemons.
+// up, and its daemon started when the lab runs daemons (a controller host's etcd member too).
 //
 // The fence agent (`haven lab fence`, ./fence.ts) calls these on the failover path, so this
 // module imports nothing heavy: no config parsing, no YAML.
 
 import { HavenError } from '../errors.js';
-import { daemonRole, startDaemon } from './daemons.js';
+import { daemonRoles, startDaemon } from './daemons.js';
 import { hostDownCommands, hostUpCommands } from './layout.js';
 import { markPower } from './power-marker.js';
 import { labDir, requireState, withLock, writeState, type HostState, type LabState } from './state.js';
@@ -76,12 +76,14 @@ export async function powerOn(name: string, dir: string, host: string): Promise<
     await ipBatch(h.ns, hostUpCommands(h));
     await runIn(h.ns, 'nft', ['flush', 'ruleset']);
     h.power = 'on';
-    const role = daemonRole(h);
     let pid: number | undefined;
-    if (state.daemons && role !== undefined) {
-      const rec = startDaemon(state, h, role);
-      state.processes.push(rec);
-      pid = rec.pid;
+    if (state.daemons) {
+      // A controller host's etcd member (if any) first, then its controller: pid is the last one's.
+      for (const role of daemonRoles(state, h)) {
+        const rec = startDaemon(state, h, role);
+        state.processes.push(rec);
+        pid = rec.pid;
+      }
     }
     await writeState(state);
     return { host, power: 'on', changed: true, killed: [], ...(pid === undefined ? {} : { pid }) };

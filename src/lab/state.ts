@@ -26,7 +26,7 @@ export function stateDir(dir?: string): string {
   return resolve(dir ?? process.env['HAVEN_LAB_STATE_DIR'] ?? DEFAULT_STATE_DIR);
 }
 
-/** The lab's own directory: state.json, lab.yaml, logs/, hosts/, controller/. */
+/** The lab's own directory: state.json, lab.yaml, logs/, hosts/, controller/ (and controller2/, controller3/, etcd/). */
 export function labDir(dir: string, name: string): string {
   return join(dir, name);
 }
@@ -52,7 +52,7 @@ export type HostRole = 'host' | 'controller' | 'client';
 
 export interface HostState {
   readonly name: string;
-  /** 1..99 for hosts, 240 for the controller, 250 for the client. */
+  /** 1..99 for hosts, 240 for the controller (241, 242 for controller2, controller3), 250 for the client. */
   readonly number: number;
   readonly ns: string;
   readonly role: HostRole;
@@ -90,7 +90,8 @@ export interface Degrade {
   readonly helperStartTime?: string;
 }
 
-export type DaemonRole = 'agent' | 'controller';
+/** agent on a host; controller and (with --controllers 3) its etcd member on a controller host. */
+export type DaemonRole = 'agent' | 'controller' | 'etcd';
 
 export interface ProcessRecord {
   readonly pid: number;
@@ -101,6 +102,23 @@ export interface ProcessRecord {
   readonly command: readonly string[];
   readonly startedAt: string;
   readonly log: string;
+  /** Sent SIGSTOP by `haven lab kill --signal STOP` and not continued yet. */
+  paused?: boolean;
+}
+
+/** One member of the lab's etcd cluster: on a controller host, on its ring 0 address. */
+export interface EtcdMember {
+  /** The controller host it runs on; also its etcd member name. */
+  readonly host: string;
+  readonly clientUrl: string;
+  readonly peerUrl: string;
+  readonly dataDir: string;
+}
+
+/** The lab's etcd cluster (`--controllers 3`): what the controllers' `--store etcd:…` names. */
+export interface EtcdCluster {
+  readonly token: string;
+  readonly members: readonly EtcdMember[];
 }
 
 export interface LabState {
@@ -130,6 +148,8 @@ export interface LabState {
   processes: ProcessRecord[];
   /** The BMC network and one simulated BMC per host (bmc.ts); absent with `--no-bmc`. */
   readonly bmc?: BmcNetwork;
+  /** With `--controllers 3`: the etcd cluster the controllers share (etcd.ts); absent with one controller. */
+  readonly etcd?: EtcdCluster;
 }
 
 /** `lab down`/`status` etc. on a lab that has no state file. */

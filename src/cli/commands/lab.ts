@@ -1,5 +1,5 @@
 // `haven lab …`: the network-namespace lab (docs/lab.md). up, down, status, power, fence, cut,
-// partition, degrade, heal, probe, and chaos (docs/chaos.md). The implementations are imported
+// partition, degrade, kill, start, heal, probe, and chaos (docs/chaos.md). The implementations are imported
 // when a subcommand runs, so other `haven` commands do not pay for them; `haven lab fence` is
 // also reached through a fast path in bin/haven.js that skips this file altogether.
 
@@ -46,15 +46,25 @@ export function registerLab(program: Command): void {
     .description('build a lab (a switch, hosts h1..hN, a controller and a client), write its lab.yaml and start its daemons')
     .option('--hosts <n>', 'number of hosts (1-99)', integer('--hosts', 1, 99), 3)
     .option('--rings <n>', 'number of heartbeat rings (1-8)', integer('--rings', 1, 8), 2)
+    .option('--controllers <n>', 'controllers: 1 (embedded store) or 3 (controller, controller2, controller3, each with an etcd member)', integer('--controllers', 1, 3), 1)
     .option('--resources <file>', "a YAML file with resources: and constraints: to add to the lab's configuration")
     .option('--no-daemons', 'do not start the agents and the controller')
     .option('--no-bmc', 'no simulated BMCs (ipmi_sim): hosts are fenced with the lab power switch only')
     .option('--json', "print the lab's status as JSON")
     .action(
-      action(async (opts: Common & { hosts: number; rings: number; resources?: string; daemons: boolean; bmc: boolean; json?: boolean }) => {
+      action(async (opts: Common & { hosts: number; rings: number; controllers: number; resources?: string; daemons: boolean; bmc: boolean; json?: boolean }) => {
         const { name, dir } = await where(opts);
         const { createLab, labStatus } = await import('../../lab/lab.js');
-        await createLab({ name, stateDir: dir, hosts: opts.hosts, rings: opts.rings, daemons: opts.daemons, bmc: opts.bmc, ...(opts.resources === undefined ? {} : { resources: opts.resources }) });
+        await createLab({
+          name,
+          stateDir: dir,
+          hosts: opts.hosts,
+          rings: opts.rings,
+          controllers: opts.controllers,
+          daemons: opts.daemons,
+          bmc: opts.bmc,
+          ...(opts.resources === undefined ? {} : { resources: opts.resources }),
+        });
         const status = await labStatus(name, dir);
         if (opts.json === true) process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
         else process.stdout.write(renderStatus(status, `lab "${name}" is up`));
@@ -189,6 +199,44 @@ export function registerLab(program: Command): void {
         const { degradeHost } = await import('../../lab/lab.js');
         await degradeHost(name, dir, host, { lossPct, delayMs: Math.round(delayMs) });
         process.stdout.write(lossPct === 0 && delayMs === 0 ? `${host}: no loss, no delay\n` : `${host}: ${lossPct} % loss, ${Math.round(delayMs)} ms delay on the frames it sends\n`);
+      }),
+    );
+
+  common(lab.command('kill'))
+    .description("signal a host's daemon (its agent or controller; --etcd: a controller host's etcd member): KILL (a crash), TERM, STOP (a hang), CONT")
+    .argument('<host>', 'a host or controller host of the lab')
+    .option('--etcd', "the host's etcd member, not its controller")
+    .option('--signal <sig>', 'KILL, TERM, STOP or CONT', 'KILL')
+    .option('--json', 'print the result as JSON')
+    .action(
+      action(async (host: string, opts: Common & { etcd?: boolean; signal: string; json?: boolean }) => {
+        const { name, dir } = await where(opts);
+        const { killDaemon, LAB_SIGNALS, requireRoot } = await import('../../lab/lab.js');
+        const sig = opts.signal.toUpperCase().replace(/^SIG/, '');
+        if (!(LAB_SIGNALS as readonly string[]).includes(sig)) throw new UsageError(`--signal ${opts.signal} is not one of ${LAB_SIGNALS.join(', ')}`);
+        requireRoot();
+        const pid = await killDaemon(name, dir, host, { signal: sig as (typeof LAB_SIGNALS)[number], ...(opts.etcd === true ? { role: 'etcd' as const } : {}) });
+        const what = opts.etcd === true ? `${host}'s etcd member` : `${host}'s daemon`;
+        if (opts.json === true) process.stdout.write(`${JSON.stringify({ host, etcd: opts.etcd === true, signal: sig, pid: pid ?? null })}\n`);
+        else if (pid === undefined) process.stderr.write(`haven: ${what} was not running; nothing signalled\n`);
+        else process.stdout.write(`${what}: SIG${sig} sent to pid ${pid}\n`);
+      }),
+    );
+
+  common(lab.command('start'))
+    .description("start a host's daemon again when it is not running (its agent or controller; --etcd: its etcd member, on its data directory)")
+    .argument('<host>', 'a host or controller host of the lab')
+    .option('--etcd', "the host's etcd member, not its controller")
+    .option('--json', 'print the result as JSON')
+    .action(
+      action(async (host: string, opts: Common & { etcd?: boolean; json?: boolean }) => {
+        const { name, dir } = await where(opts);
+        const { startHostDaemon } = await import('../../lab/lab.js');
+        const rec = await startHostDaemon(name, dir, host, opts.etcd === true ? { role: 'etcd' } : {});
+        const what = opts.etcd === true ? `${host}'s etcd member` : `${host}'s daemon`;
+        if (opts.json === true) process.stdout.write(`${JSON.stringify({ host, etcd: opts.etcd === true, pid: rec?.pid ?? null })}\n`);
+        else if (rec === undefined) process.stderr.write(`haven: ${host} is powered off; nothing started\n`);
+        else process.stdout.write(`${what}: ${rec.role} running, pid ${rec.pid}\n`);
       }),
     );
 
@@ -363,7 +411,8 @@ interface StatusView {
   readonly id: number;
   readonly rings: number;
   readonly config: string;
-  readonly hosts: readonly { name: string; role: string; power: string; addresses: Record<string, string>; cuts: number[]; daemons: { role: string; pid: number; alive: boolean }[] }[];
+  readonly hosts: readonly { name: string; role: string; power: string; addresses: Record<string, string>; cuts: number[]; daemons: { role: string; pid: number; alive: boolean; paused?: boolean }[] }[];
+  readonly etcd?: { readonly endpoints: readonly string[] };
   readonly partition: string[][];
   readonly degrades?: readonly { host: string; lossPct: number; delayMs: number }[];
   readonly bmcs?: readonly { host: string; address: string; port: number; pid: number | null; alive: boolean }[];
@@ -373,7 +422,7 @@ function renderStatus(s: StatusView, title: string): string {
   const rings = Array.from({ length: s.rings }, (_, r) => `ring${r}`);
   const rows = [['host', 'role', 'power', ...rings, 'daemon']];
   for (const h of s.hosts) {
-    const daemon = h.daemons.map((d) => `${d.role} ${d.pid}${d.alive ? '' : ' (dead)'}`).join(', ');
+    const daemon = h.daemons.map((d) => `${d.role} ${d.pid}${d.alive ? (d.paused === true ? ' (paused)' : '') : ' (dead)'}`).join(', ');
     rows.push([
       h.name,
       h.role,
@@ -388,5 +437,6 @@ function renderStatus(s: StatusView, title: string): string {
   for (const d of s.degrades ?? []) faults += `\n${d.host}: ${d.lossPct} % loss, ${d.delayMs} ms delay on what it sends`;
   const bmcs = (s.bmcs ?? []).map((b) => `${b.host} ${b.address}:${b.port} (ipmi_sim ${b.pid ?? '-'}${b.alive ? '' : ', dead'})`);
   const bmcLine = bmcs.length > 0 ? `  BMCs (IPMI 1.5 LAN, from the controller only): ${bmcs.join(', ')}\n` : '';
-  return `${title} (id ${s.id}, prefix ${s.prefix}, ${s.rings} ring${s.rings === 1 ? '' : 's'})\n${table}\n  service addresses (VIPs): 10.${200 + s.id}.<ring>.100-199\n${bmcLine}${faults}\nconfig: ${s.config}\n`;
+  const etcdLine = s.etcd === undefined ? '' : `  etcd (the controllers' store): ${s.etcd.endpoints.join(',')}\n`;
+  return `${title} (id ${s.id}, prefix ${s.prefix}, ${s.rings} ring${s.rings === 1 ? '' : 's'})\n${table}\n  service addresses (VIPs): 10.${200 + s.id}.<ring>.100-199\n${bmcLine}${etcdLine}${faults}\nconfig: ${s.config}\n`;
 }
