@@ -1,6 +1,11 @@
 // The controller's HTTP API (docs/api.md): agents report here, and the CLI reads the status and
 // sends operator commands. Every body is validated; a refused request changes nothing and says
 // why with the error's stable code. The app is plain hono, testable with `app.request()`.
+//
+// Every controller answers the read-only endpoints (GET); only the leader takes a POST (an
+// operator's command, an agent's report): a follower answers 409 CONFLICT naming the leader and
+// its API URL (`leader` in the body), or 503 UNREACHABLE while nobody leads, so that the CLI and
+// the agents' reporters go to the leader.
 
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
@@ -41,7 +46,20 @@ export function controllerApp(controller: Controller): Hono {
   });
   app.notFound((c) => c.json({ code: 'NOT_FOUND', message: `no such endpoint: ${c.req.method} ${c.req.path}` }, 404));
 
-  app.get('/v1/health', (c) => c.json({ ok: true, phase: controller.phase, epoch: controller.epoch }));
+  // Commands go to the leader only.
+  app.use('*', async (c, next) => {
+    if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
+    try {
+      controller.assertLeads();
+    } catch (err) {
+      if (!(err instanceof HavenError)) throw err;
+      const leader = controller.snapshotLeader();
+      return c.json({ code: err.code, message: err.message, ...(err.hint ? { hint: err.hint } : {}), ...(leader ? { leader } : {}) }, err.httpStatus as 409);
+    }
+    return next();
+  });
+
+  app.get('/v1/health', (c) => c.json({ ok: true, name: controller.name, role: controller.leads() ? 'leader' : 'follower', phase: controller.phase, epoch: controller.epoch, leader: controller.snapshotLeader() }));
   app.get('/v1/status', (c) => c.json(controller.snapshot()));
   app.get('/v1/plan', (c) => c.json(controller.currentPlan()));
   app.get('/v1/events', async (c) => {

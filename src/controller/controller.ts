@@ -22,8 +22,16 @@
 //   node's peers; a node a peer still hears is isolated, not fenced, and the event says which path
 //   failed. It is asked again every half ring timeout while the controller does not hear it.
 //
-// Life cycle: starting → settling (waiting until every node was heard or declared silent)
-// → running → stopping → stopped; superseded when a newer epoch shows up.
+// Leadership (docs/store.md): the controller campaigns through the store. While another
+// controller leads it follows: it hears heartbeats (its detector stays warm), shows the stored
+// state read-only, grants no lease, plans and commands nothing. When it wins, it loads the
+// record, takes the term's epoch, settles and acts. When its term ends (lease lapsed, a write
+// refused, an agent showing a newer epoch) it stops acting at once and, with `recampaign`
+// (etcd), follows and campaigns again; otherwise (embedded: a single controller) it stays
+// superseded.
+//
+// Life cycle: starting → following → settling (waiting until every node was heard or declared
+// silent) → running → following (term lost, recampaign) or superseded → stopping → stopped.
 
 import type { Logger } from 'pino';
 import type { NodeReport } from '../detector/index.js';
@@ -37,14 +45,14 @@ import { INFINITY } from '../model/units.js';
 import { describeRc, type AgentReport, type OperationRequest } from '../model/wire.js';
 import { baseId, requiresOf } from '../scheduler/cluster.js';
 import { plan as schedule } from '../scheduler/index.js';
-import type { ControllerEvent, ControllerRecord, OperatorConstraint, Store } from '../store/store.js';
+import type { ControllerEvent, ControllerRecord, LeaderInfo, Leadership, OperatorConstraint, Store } from '../store/store.js';
 import { AgentClient } from './agent-client.js';
 import type { ReceiverEvent } from '../membership/receiver.js';
 import { executePlan, type ActionOutcome } from './executor.js';
 import { LbSync } from './lb-sync.js';
 import { Observed } from './observed.js';
 
-export type ControllerPhase = 'starting' | 'settling' | 'running' | 'superseded' | 'stopping' | 'stopped';
+export type ControllerPhase = 'starting' | 'following' | 'settling' | 'running' | 'superseded' | 'stopping' | 'stopped';
 
 /** Where liveness verdicts come from: the heartbeat receiver in production, a fake in unit tests. */
 export interface Membership {
@@ -66,6 +74,13 @@ export interface ControllerOptions {
   readonly clock?: () => number;
   /** Monotonic clock for leases (ms). Default performance.now. */
   readonly monotonic?: () => number;
+  /** This controller's name in `config.controllers`, the name it campaigns with. Default: the first controller's, else `controller`. */
+  readonly name?: string;
+  /**
+   * After its term ends, follow and campaign again (several controllers on etcd). Default false:
+   * the embedded store takes over at once, so a controller that lost its term stays superseded.
+   */
+  readonly recampaign?: boolean;
 }
 
 interface PlanState {
@@ -131,6 +146,18 @@ export class Controller {
   plan: PlanState | undefined;
   lastPlanAt: number | undefined;
   readonly startedAt: number;
+  /** The name this controller campaigns with. */
+  readonly name: string;
+  /** The term this controller leads in; undefined while it follows. */
+  private term: Leadership | undefined;
+  /** Aborted when the current term ends or the controller stops: cuts its agent calls short. */
+  private termAbort = new AbortController();
+  /** Who leads, as the store says. */
+  leader: LeaderInfo | undefined;
+  /** Why this controller last stopped leading. */
+  lostWhy: string | undefined;
+  private followTimer: NodeJS.Timeout | undefined;
+  private campaigning: Promise<void> | undefined;
 
   constructor(private readonly opts: ControllerOptions) {
     this.config = opts.config;
@@ -154,41 +181,21 @@ export class Controller {
     this.leaseMargin = Math.max(100, Math.ceil(this.leaseMs / 100));
     for (const r of opts.config.resources ?? []) collectPrimitives(r, this.primitives);
     this.requires = requiresOf(opts.config);
+    this.name = opts.name ?? opts.config.controllers?.[0]?.name ?? 'controller';
     this.lb = new LbSync({ config: opts.config, agents: this.agents, log: this.log, epoch: () => this.epoch, active: () => this.phase === 'running' && this.quorate, view: () => this.observed, report: (n) => this.opts.membership.report(n), event: (k, m, w) => this.event(k, m, w) });
   }
 
-  /** Loads the record, takes a new epoch, listens to membership and starts the reconcile loop. */
+  /**
+   * Listens to membership, shows the stored state as a follower and campaigns. With the embedded
+   * store the campaign wins at once; with etcd it waits while another controller leads.
+   */
   async start(): Promise<void> {
-    const record = await this.store.load();
-    this.epoch = (record?.epoch ?? 0) + 1;
-    // An earlier controller may have granted a lease just now.
-    this.leaseFloor = this.monotonic() + this.leaseMs;
-    this.operatorConstraints = [...(record?.operatorConstraints ?? [])];
-    this.eventSeq = await this.store.lastSeq();
-    await this.fencing.load();
-    this.observed = new Observed(
-      this.config.nodes.map((n) => n.name),
-      this.clock(),
-      record,
-    );
-    await this.store.save(this.record());
-    this.event('controller', `controller started with epoch ${this.epoch}${record ? ' (state restored)' : ' (new cluster)'}`);
     this.opts.membership.onEvent((e) => this.onMembership(e));
-    // Verdicts reached before this controller listened (the receiver starts first) count too.
-    for (const n of this.config.nodes) {
-      const v = this.opts.membership.report(n.name)?.verdict;
-      if (v === undefined || v.kind === 'unknown') continue;
-      const now = this.clock();
-      if (v.kind === 'suspect') this.observed.silent(n.name, now, v.reason);
-      else this.observed.heard(n.name, this.opts.membership.report(n.name)?.incarnation ?? null, now, v.reason);
-    }
-    this.phase = 'settling';
-    this.tallyQuorum();
-    this.settleTimer = setTimeout(() => {
-      this.settleDeadlinePassed = true;
-      this.wake();
-    }, this.settleMs());
-    this.loopDone = this.loop();
+    this.store.observeLeader((l) => {
+      this.leader = l;
+    }, this.shutdown.signal);
+    await this.follow();
+    this.campaigning = this.campaignLoop();
   }
 
   async stop(): Promise<void> {
@@ -197,20 +204,186 @@ export class Controller {
     clearTimeout(this.settleTimer);
     clearTimeout(this.expiryTimer);
     clearTimeout(this.leaseTimer);
+    clearInterval(this.followTimer);
     for (const t of this.recheckTimers.values()) clearTimeout(t);
     this.current?.abort(new Error('controller stopping'));
     this.shutdown.abort(new Error('controller stopping'));
+    this.termAbort.abort(new Error('controller stopping'));
     this.wake();
     await this.loopDone;
+    await this.campaigning;
     await this.opts.membership.stop();
     await this.flush();
+    // Ends the term too: a follower takes over at once.
     await this.store.close();
     this.phase = 'stopped';
+  }
+
+  /** Whether this controller leads now and may act (its term surely holds). */
+  leads(): boolean {
+    return this.term !== undefined && this.term.holds() && (this.phase === 'settling' || this.phase === 'running');
+  }
+
+  /** Throws unless this controller leads: CONFLICT naming the leader, or UNREACHABLE when nobody does. */
+  assertLeads(): void {
+    if (this.leads()) return;
+    const l = this.leader;
+    if (l !== undefined && l.name !== this.name) {
+      const url = controllerApiUrl(this.config, l.name);
+      throw new HavenError('CONFLICT', `controller ${this.name} does not lead: ${l.name} leads (epoch ${l.epoch})`, {
+        hint: url ? `send commands to the leader at ${url}, or give the CLI every controller (--controller URL,URL,…)` : `send commands to ${l.name}`,
+      });
+    }
+    throw new HavenError('UNREACHABLE', `controller ${this.name} does not lead and no controller leads right now${this.lostWhy ? ` (${this.lostWhy})` : ''}`, {
+      hint: 'an election is under way, or the store has no majority; try again in a few seconds',
+    });
+  }
+
+  /** Campaigns, leads until the term ends, and (with recampaign) campaigns again, until stopped. */
+  private async campaignLoop(): Promise<void> {
+    const stop = this.shutdown.signal;
+    while (!stop.aborted) {
+      let term: Leadership;
+      try {
+        term = await this.store.campaign(this.name, { signal: stop });
+      } catch (err) {
+        if (stop.aborted) return;
+        this.log.error({ err }, 'campaign failed; trying again in 1 s');
+        await sleep(1000);
+        continue;
+      }
+      if (stop.aborted) {
+        await term.resign().catch(() => undefined);
+        return;
+      }
+      try {
+        await this.lead(term);
+      } catch (err) {
+        this.log.error({ err, epoch: term.epoch }, 'cannot take over as the leader; resigning');
+        this.depose(term, `taking over failed: ${err instanceof Error ? err.message : String(err)}`);
+      }
+      await this.loopDone;
+      if (stop.aborted || !this.opts.recampaign) return;
+      try {
+        await this.follow();
+      } catch (err) {
+        this.log.warn({ err }, 'cannot read the stored state as a follower');
+      }
+    }
+  }
+
+  /**
+   * Takes over with a new term: reloads the record (another controller may have written it),
+   * takes the term's epoch and starts the reconcile loop, which settles first.
+   */
+  private async lead(term: Leadership): Promise<void> {
+    clearInterval(this.followTimer);
+    const record = await this.store.load();
+    this.term = term;
+    this.termAbort = new AbortController();
+    this.lostWhy = undefined;
+    term.signal.addEventListener('abort', () => this.depose(term, describeReason(term.signal.reason)), { once: true });
+    if (term.signal.aborted) this.depose(term, describeReason(term.signal.reason));
+    this.epoch = term.epoch;
+    // An earlier controller may have granted a lease just now.
+    this.leaseFloor = this.monotonic() + this.leaseMs;
+    this.granted.clear();
+    this.operatorConstraints = [...(record?.operatorConstraints ?? [])];
+    this.restarting.clear();
+    this.seenReports.clear();
+    this.reportFloor.clear();
+    this.lapsed.clear();
+    this.pendingEvents = [];
+    this.settleDeadlinePassed = false;
+    this.quorumBackAt = -Infinity;
+    this.failedPlans = 0;
+    this.eventSeq = await this.store.lastSeq();
+    await this.fencing.load();
+    this.observed = new Observed(
+      this.config.nodes.map((n) => n.name),
+      this.clock(),
+      record,
+    );
+    await this.store.save(this.record());
+    if (this.term !== term) return;
+    this.phase = 'settling';
+    this.event('controller', `controller ${this.name} leads with epoch ${this.epoch}${record ? ' (state restored)' : ' (new cluster)'}`);
+    // Verdicts reached before this term (the receiver runs all along) count too.
+    this.replayVerdicts();
+    this.quorate = false;
+    this.tallyQuorum();
+    this.settleTimer = setTimeout(() => {
+      this.settleDeadlinePassed = true;
+      this.wake();
+    }, this.settleMs());
+    this.loopDone = this.loop(term);
+  }
+
+  /** The term ended: stop acting at once; nothing more is written. Follows (recampaign) or stays superseded. */
+  private depose(term: Leadership, why: string): void {
+    if (this.term !== term) return;
+    this.term = undefined;
+    this.lostWhy = why;
+    this.termAbort.abort(new Error(`term ${term.epoch} ended: ${why}`));
+    this.pendingEvents = [];
+    clearTimeout(this.settleTimer);
+    clearTimeout(this.leaseTimer);
+    for (const t of this.recheckTimers.values()) clearTimeout(t);
+    this.recheckTimers.clear();
+    if (this.phase !== 'stopping' && this.phase !== 'stopped') this.phase = this.opts.recampaign ? 'following' : 'superseded';
+    this.current?.abort(new Error(`no longer the leader: ${why}`));
+    this.log.error({ epoch: term.epoch }, `controller ${this.name} no longer leads (epoch ${term.epoch}) and stops acting: ${why}`);
+    this.wake();
+    // Hands the lease back if etcd still holds it for this term (a newer epoch seen by an agent).
+    void term.resign().catch(() => undefined);
+  }
+
+  /**
+   * The follower's view, refreshed every second: the stored record (what the leader last wrote)
+   * with the nodes as this controller hears them. Read-only: nothing here is written or acted on.
+   */
+  private async follow(): Promise<void> {
+    if (this.phase === 'stopping' || this.phase === 'stopped') return;
+    if (this.phase === 'starting') this.phase = 'following';
+    const refresh = async (): Promise<void> => {
+      if (this.term !== undefined || this.shutdown.signal.aborted) return;
+      const record = await this.store.load();
+      if (this.term !== undefined) return;
+      const view = new Observed(this.config.nodes.map((n) => n.name), this.clock(), record);
+      this.observed = view;
+      this.operatorConstraints = [...(record?.operatorConstraints ?? [])];
+      this.replayVerdicts();
+      // The leader probed them: its record says what runs there.
+      for (const n of view.nodes.values()) if (n.state === 'online') n.probed = true;
+      this.tallyQuorum();
+    };
+    await refresh();
+    clearInterval(this.followTimer);
+    this.followTimer = setInterval(() => {
+      refresh().catch((err: unknown) => this.log.debug({ err }, 'follower: cannot read the stored state'));
+    }, 1000);
+    this.followTimer.unref?.();
+  }
+
+  /** Applies the detector's current verdicts to the observed nodes. */
+  private replayVerdicts(): void {
+    for (const n of this.config.nodes) {
+      const v = this.opts.membership.report(n.name)?.verdict;
+      if (v === undefined || v.kind === 'unknown') continue;
+      const now = this.clock();
+      if (v.kind === 'suspect') this.observed.silent(n.name, now, v.reason);
+      else this.observed.heard(n.name, this.opts.membership.report(n.name)?.incarnation ?? null, now, v.reason);
+    }
   }
 
   // --- what the outside tells the controller -----------------------------------------------
 
   private onMembership(e: ReceiverEvent): void {
+    // A follower only counts votes: its view is rebuilt from the record and the verdicts (follow()).
+    if (!this.leads()) {
+      if (e.type === 'alive' || e.type === 'degraded' || e.type === 'recovered' || e.type === 'suspect') this.tallyQuorum();
+      return;
+    }
     this.applyLeaseEnds();
     const now = this.clock();
     if (e.type === 'alive' || e.type === 'degraded' || e.type === 'recovered' || e.type === 'suspect') this.tallyQuorum();
@@ -248,6 +421,8 @@ export class Controller {
    * quorum and leads, nothing otherwise. `heartbeatEpoch` is the highest epoch the agent accepted.
    */
   grantLease(node: string, heartbeatEpoch: number, lapsed = false): { epoch: number; leaseMs: number } | undefined {
+    // A follower, or a leader whose term may have ended (a pause, etcd silent), grants nothing.
+    if (!this.leads()) return undefined;
     if (heartbeatEpoch > this.epoch) {
       this.supersede(`${node} has accepted epoch ${heartbeatEpoch}, newer than this controller's ${this.epoch}`);
       return undefined;
@@ -285,7 +460,8 @@ export class Controller {
 
   /** A newer controller leads: stop acting at once (no plan, no lease, no command). */
   private supersede(why: string): void {
-    if (this.phase === 'superseded' || this.phase === 'stopping' || this.phase === 'stopped') return;
+    if (this.term !== undefined) return this.depose(this.term, `superseded: ${why}`);
+    if (this.phase === 'superseded' || this.phase === 'following' || this.phase === 'stopping' || this.phase === 'stopped') return;
     this.phase = 'superseded';
     this.current?.abort(new Error(`superseded: ${why}`));
     this.event('superseded', `this controller (epoch ${this.epoch}) is superseded and stops acting: ${why}`);
@@ -566,10 +742,15 @@ export class Controller {
 
   snapshot(): ControllerSnapshot {
     const now = this.clock();
+    const leader = this.snapshotLeader();
     return {
       cluster: this.config.cluster.name,
       epoch: this.epoch,
       phase: this.phase,
+      name: this.name,
+      role: this.leads() ? 'leader' : 'follower',
+      leader,
+      ...(this.lostWhy !== undefined && !this.leads() ? { lostWhy: this.lostWhy } : {}),
       quorum: { quorate: this.quorate, ...this.votes, leaseMs: this.leaseMs },
       now,
       startedAt: this.startedAt,
@@ -594,6 +775,13 @@ export class Controller {
     };
   }
 
+  /** Who leads as the store says, with its API URL from the configuration; null while nobody does. */
+  snapshotLeader(): { name: string; epoch: number; url?: string } | null {
+    if (!this.leader) return null;
+    const url = controllerApiUrl(this.config, this.leader.name);
+    return { name: this.leader.name, epoch: this.leader.epoch, ...(url ? { url } : {}) };
+  }
+
   events(since: number, limit: number): Promise<ControllerEvent[]> {
     return this.flush().then(() => this.store.events(since, limit));
   }
@@ -606,8 +794,9 @@ export class Controller {
 
   // --- the loop --------------------------------------------------------------------------------
 
-  private async loop(): Promise<void> {
-    while (this.phase !== 'stopping') {
+  /** The reconcile loop of one term: it ends when the term does or the controller stops. */
+  private async loop(term: Leadership): Promise<void> {
+    while (this.phase !== 'stopping' && this.term === term) {
       if (!this.dirty) {
         await new Promise<void>((resolve) => (this.wakeUp = resolve));
         this.wakeUp = undefined;
@@ -634,7 +823,7 @@ export class Controller {
   private async cycle(): Promise<void> {
     // Without quorum, or with a newer controller leading, nothing is decided: the agents' leases
     // lapse and they apply the no-quorum policy themselves. A regained quorum wakes the loop.
-    if (!this.quorate || this.phase === 'superseded') return;
+    if (!this.quorate || !this.leads()) return;
     // Quorum just came back (the controller was the one cut off?): give the others the time a
     // start gets to be heard, so that none is fenced for having been a few ms slower.
     const hold = this.quorumBackAt + this.settleMs() - this.monotonic();
@@ -689,7 +878,9 @@ export class Controller {
    * controller's own shutdown cuts the wait short.
    */
   private async runAction(a: Action, _planAborted: AbortSignal): Promise<ActionOutcome> {
-    const signal = this.shutdown.signal;
+    // Not the leader any more (the term may have ended during a pause): send nothing.
+    if (!this.leads()) return { ok: false, why: `controller ${this.name} no longer leads` };
+    const signal = this.termAbort.signal;
     if (a.implied) {
       if (a.kind === 'stop' && a.resource && a.node) this.observed.copyState(a.resource, a.node, 'stopped');
       return { ok: true };
@@ -849,6 +1040,12 @@ export class Controller {
   }
 
   private event(kind: string, message: string, where?: { node?: string; resource?: string }, detail?: Record<string, unknown>): void {
+    // Only the leader writes the event log (a follower's or a deposed leader's events would take
+    // seqs the leader uses): the others log.
+    if (this.term === undefined || (this.phase !== 'settling' && this.phase !== 'running' && this.phase !== 'stopping')) {
+      this.log.info({ kind, node: where?.node, resource: where?.resource, role: 'follower' }, message);
+      return;
+    }
     const e: ControllerEvent = { seq: ++this.eventSeq, at: this.clock(), kind, message, ...(where?.node ? { node: where.node } : {}), ...(where?.resource ? { resource: where.resource } : {}), ...(detail ? { detail } : {}) };
     this.pendingEvents.push(e);
     this.log.info({ kind, node: where?.node, resource: where?.resource, epoch: this.epoch }, message);
@@ -858,10 +1055,11 @@ export class Controller {
   /** Writes the record and the new events, coalescing bursts; one write at a time. */
   private persist(): void {
     // A superseded controller never writes again: its record would overwrite the new leader's.
-    if (this.persistQueued || this.phase === 'superseded') return;
+    if (this.persistQueued || this.term === undefined || this.phase === 'superseded' || this.phase === 'following') return;
     this.persistQueued = true;
     this.persisting = this.persisting.then(async () => {
       this.persistQueued = false;
+      if (this.term === undefined) return;
       const events = this.pendingEvents;
       this.pendingEvents = [];
       try {
@@ -955,8 +1153,17 @@ export class Controller {
 
 export interface ControllerSnapshot {
   readonly cluster: string;
+  /** This controller's epoch: its current term's while it leads, its last one's (0: none) while it follows. */
   readonly epoch: number;
   readonly phase: ControllerPhase;
+  /** This controller's name. */
+  readonly name: string;
+  /** leader: it plans and acts; follower: it shows the stored state and refuses commands. */
+  readonly role: 'leader' | 'follower';
+  /** Who leads as the store says (url: its API, from the configuration), or null while nobody does. */
+  readonly leader: { name: string; epoch: number; url?: string } | null;
+  /** Why this controller last stopped leading, while it follows. */
+  readonly lostWhy?: string;
   /** Whether the controller holds quorum, the votes it hears (nodes by name) and the lease length. */
   readonly quorum: { quorate: boolean; heard: number; total: number; voters: string[]; leaseMs: number };
   readonly now: number;
@@ -980,6 +1187,23 @@ export interface ControllerSnapshot {
   readonly plan: { startedAt: number; actions: number; done: number; running: string[]; summary: string[] } | null;
   readonly lastPlanAt: number | null;
   readonly resources: readonly { id: string; type: string }[];
+}
+
+/**
+ * A controller's API URL from the configuration: its address on the first ring (as `haven
+ * controller` listens without --listen) and its apiPort. Undefined for a name not configured.
+ */
+export function controllerApiUrl(config: Config, name: string): string | undefined {
+  const c = (config.controllers ?? []).find((x) => x.name === name);
+  if (!c) return undefined;
+  const ring = config.rings?.[0]?.name;
+  const host = (ring !== undefined ? c.addresses[ring] : undefined) ?? Object.values(c.addresses)[0];
+  if (host === undefined) return undefined;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${c.apiPort ?? DEFAULTS.apiPort}`;
+}
+
+function describeReason(reason: unknown): string {
+  return reason instanceof Error ? reason.message : String(reason);
 }
 
 /** `ipmi-h1 (level 1) in 412 ms`, or `psu-a + psu-b (level 2) …`. */

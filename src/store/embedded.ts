@@ -89,6 +89,7 @@ export class EmbeddedStore implements Store {
         epoch,
         ttlMs: 0,
         signal: term.controller.signal,
+        holds: () => !term.controller.signal.aborted,
         resign: () => this.resign(term),
       };
     })

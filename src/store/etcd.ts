@@ -241,7 +241,18 @@ export class EtcdStore implements Store {
     this.log?.info({ name, epoch, ttlMs: lease.ttlMs }, `${name} leads with epoch ${epoch}`);
     this.armLapse(term);
     void this.keepAlive(term);
-    return { name, epoch, ttlMs: lease.ttlMs, signal: term.controller.signal, resign: () => this.resign(term) };
+    return { name, epoch, ttlMs: lease.ttlMs, signal: term.controller.signal, holds: () => this.holds(term), resign: () => this.resign(term) };
+  }
+
+  /** The term holds until 90 % of the TTL after the last acknowledged renewal's send; past that it ends now. */
+  private holds(term: Term): boolean {
+    if (this.term !== term) return false;
+    if (Date.now() < term.validUntil - term.ttlMs * 0.1) return true;
+    this.end(term, new HavenError('UNREACHABLE', `the leader lease of ${term.info.name} (epoch ${term.info.epoch}) was not renewed within its ${term.ttlMs} ms TTL`, {
+      hint: 'etcd did not answer in time (or this process was paused); another controller may take over',
+    }));
+    this.revokeQuietly(term.leaseId);
+    return false;
   }
 
   private async resign(term: Term): Promise<void> {

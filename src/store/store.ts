@@ -74,6 +74,13 @@ export interface Leadership extends LeaderInfo {
    * HavenError (CONFLICT or UNREACHABLE) saying why. A controller stops deciding at once.
    */
   readonly signal: AbortSignal;
+  /**
+   * Whether the term surely still holds now, checked synchronously before every act (a command,
+   * a lease grant). The etcd store answers false from 90 % of the TTL after the last acknowledged
+   * renewal's send, and ends the term then and there: a process resumed from a pause may run its
+   * I/O callbacks before the timer that would have ended the term.
+   */
+  holds(): boolean;
   /** Ends the term now, so that another controller can take over at once. Idempotent. */
   resign(): Promise<void>;
 }

@@ -236,9 +236,11 @@ export function storeConformance(kind: string, harness: StoreHarness): void {
       const b = await harness.fresh();
       const a = open(b);
       const ta = await a.campaign('a');
+      assert.equal(ta.holds(), true);
       await ta.resign();
       await ta.resign();
       assert.equal(ta.signal.aborted, true);
+      assert.equal(ta.holds(), false);
       await rejects(a.save(record(ta.epoch)), 'CONFLICT', /resigned/);
       const started = Date.now();
       const tb = await open(b).campaign('b');
