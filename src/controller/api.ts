@@ -97,6 +97,11 @@ export function controllerApp(controller: Controller): Hono {
     const limit = intQuery(c.req.query('limit'), 1000, 'limit');
     return c.json(await controller.fencing.history({ ...(node === undefined ? {} : { node }), limit: Math.min(limit, 10_000) }));
   });
+  app.get('/v1/fence/devices', async (c) => {
+    const check = c.req.query('check');
+    if (check !== undefined && check !== 'true' && check !== 'false') throw new HavenError('USAGE', `check=${check} is not true or false`);
+    return c.json(await controller.fencing.devices(check === 'true'));
+  });
   app.post('/v1/nodes/:name/fence', async (c) => {
     const b = await body(c, fenceBody);
     const by = b.user === undefined ? 'operator' : `operator ${b.user}`;

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { renderHistory } from '../cli/commands/fence.js';
+import { renderDevices, renderHistory } from '../cli/commands/fence.js';
 import { EmbeddedStore } from '../store/embedded.js';
 import { fakeAgents } from './fake-agent.test-support.js';
 import { FencingService } from './service.js';
@@ -114,6 +114,39 @@ describe('FencingService', () => {
     assert.equal(r.ok, false);
     assert.equal(r.why, 'no fence device can fence n3');
     assert.deepEqual(await s.history({ limit: 10 }), []);
+  });
+});
+
+describe('devices', () => {
+  it('shows each device with its levels and masked params; check runs monitor', async () => {
+    const { service } = setup();
+    const s = service();
+    const plain = await s.devices(false);
+    assert.deepEqual(
+      plain.map((d) => [d.id, d.levels, d.unfence, d.monitor]),
+      [
+        ['ipmi-n1', { n1: 1 }, false, undefined],
+        ['lab-power', { n1: 2, n2: 1 }, false, undefined],
+        ['scsi', { n1: 2 }, true, undefined],
+      ],
+    );
+    assert.equal(plain[0]!.params['password'], '****');
+    assert.doesNotMatch(JSON.stringify(plain), /Pw-0f-ipmi/);
+    const checked = await s.devices(true);
+    assert.deepEqual(
+      checked.map((d) => [d.id, d.monitor?.ok, d.monitor?.rc]),
+      [
+        ['ipmi-n1', false, 1],
+        ['lab-power', true, 0],
+        ['scsi', true, 0],
+      ],
+    );
+    const text = renderDevices(checked);
+    assert.match(text, /^ipmi-n1 {2}fence_fake {2}fences n1 \(level 1\) {2}timeout 5000 ms$/m);
+    assert.match(text, /^ {2}params: dir=\S+ name=ipmi-n1 mode=fail password=\*\*\*\*$/m);
+    assert.match(text, /^ {2}monitor: FAILED \(rc 1\) in \d+ ms: Failed: the BMC said no$/m);
+    assert.match(text, /^scsi .*\[unfence\]$/m);
+    assert.doesNotMatch(text, /Pw-0f-ipmi/);
   });
 });
 

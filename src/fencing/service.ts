@@ -9,7 +9,7 @@
 
 import type { Config } from '../model/config.js';
 import type { FenceHistoryQuery, FenceHistoryStore, FenceRecord } from '../store/fence-history.js';
-import type { DeviceRun } from './fencer.js';
+import { maskedParams, runFenceDevice, type DeviceRun } from './fencer.js';
 import { fenceLevels, fenceNode, unfenceDevices, unfenceNode, type FenceAttempt, type FenceOutcome } from './topology.js';
 
 export interface FencingOptions {
@@ -24,6 +24,22 @@ export interface FencingOptions {
   readonly agentDir?: string;
   /** A history write failed: the fence goes on (it is what keeps data safe), the caller logs it. */
   readonly onRecordError?: (err: unknown) => void;
+}
+
+/** A fence device as `haven fence devices` shows it: never a secret. */
+export interface DeviceView {
+  readonly id: string;
+  readonly agent: string;
+  readonly nodes: readonly string[];
+  /** node → the level this device is in for that node. */
+  readonly levels: Readonly<Record<string, number>>;
+  /** Secret params as `****`. */
+  readonly params: Readonly<Record<string, string>>;
+  readonly timeoutMs: number;
+  readonly unfence: boolean;
+  readonly verify: boolean;
+  /** With `check`: the agent's `monitor` (0: the device answers). */
+  readonly monitor?: { readonly ok: boolean; readonly rc: number | null; readonly timedOut: boolean; readonly durationMs: number; readonly output: string };
 }
 
 export interface FenceRequest {
@@ -41,7 +57,15 @@ export class FencingService {
   /** One fence or unfence per node at a time: a second request waits for the first. */
   private readonly busy = new Map<string, Promise<unknown>>();
 
-  constructor(private readonly opts: FencingOptions) {}
+  constructor(private opts: FencingOptions) {}
+
+  /**
+   * A new configuration (`haven apply`): later fences and unfences use its devices and topology;
+   * one under way finishes with the devices it started with.
+   */
+  useConfig(config: FencingOptions['config'], defaultTimeoutMs: number): void {
+    this.opts = { ...this.opts, config, defaultTimeoutMs };
+  }
 
   /** Reads where the history stands: the last seq, and which nodes still wait for an unfence. */
   async load(signal?: AbortSignal): Promise<void> {
@@ -74,6 +98,42 @@ export class FencingService {
       if (outcome.ok) this.pendingUnfence.delete(node);
       return outcome;
     });
+  }
+
+  /**
+   * The devices as an operator may see them (secret params masked), with the nodes each fences at
+   * which level; with `check`, each device's agent is run with `monitor` (is the device there and
+   * do the credentials work?), all at once.
+   */
+  async devices(check: boolean, signal?: AbortSignal): Promise<DeviceView[]> {
+    const devices = this.opts.config.fenceDevices ?? [];
+    const levels = (id: string): Record<string, number> => {
+      const out: Record<string, number> = {};
+      for (const d of devices) {
+        for (const node of d.nodes) {
+          const level = fenceLevels(this.opts.config, node).levels.find((l) => l.devices.some((x) => x.id === id));
+          if (level !== undefined) out[node] = level.index;
+        }
+      }
+      return out;
+    };
+    return Promise.all(
+      devices.map(async (d): Promise<DeviceView> => {
+        const view: DeviceView = {
+          id: d.id,
+          agent: d.agent,
+          nodes: [...d.nodes],
+          levels: levels(d.id),
+          params: maskedParams(d),
+          timeoutMs: d.timeout ?? this.opts.defaultTimeoutMs,
+          unfence: d.unfence === true,
+          verify: d.verify === true,
+        };
+        if (!check) return view;
+        const r = await runFenceDevice(d, 'monitor', undefined, { timeoutMs: d.timeout ?? this.opts.defaultTimeoutMs, ...(signal ? { signal } : {}), ...(this.opts.agentDir ? { agentDir: this.opts.agentDir } : {}) });
+        return { ...view, monitor: { ok: r.ok, rc: r.rc, timedOut: r.timedOut, durationMs: Math.round(r.durationMs), output: r.output.slice(-500) } };
+      }),
+    );
   }
 
   /** The latest records, oldest first. */

@@ -25,7 +25,7 @@ describe('the BMC network', () => {
     const state = planLab(spec);
     assert.ok(state.bmc);
     assert.equal(state.bmc.ns, 'hvl3-bmc');
-    assert.equal(state.bmc.controllerAddress, '10.203.254.240');
+    assert.deepEqual(state.bmc.controllers, [{ host: 'controller', ns: 'hvl3-controller', address: '10.203.254.240', port: 'c240' }]);
     assert.deepEqual(
       state.bmc.hosts.map((b) => [b.host, b.address, b.port]),
       [
@@ -34,23 +34,42 @@ describe('the BMC network', () => {
         ['h3', '10.203.254.3', 623],
       ],
     );
-    // Recorded as made, after everything else: a netns and the veth from the controller.
-    assert.deepEqual(state.created.slice(-2), [
+    // Recorded as made, after everything else: a netns, its bridge and the veth from the controller.
+    assert.deepEqual(state.created.slice(-3), [
       { kind: 'netns', name: 'hvl3-bmc' },
-      { kind: 'veth', ns: 'hvl3-controller', name: 'mgmt', peerNs: 'hvl3-bmc', peer: 'mgmt' },
+      { kind: 'bridge', ns: 'hvl3-bmc', name: 'mgmt' },
+      { kind: 'veth', ns: 'hvl3-controller', name: 'mgmt', peerNs: 'hvl3-bmc', peer: 'c240' },
     ]);
     assert.equal(planLab({ ...spec, bmc: false }).bmc, undefined);
   });
 
-  it('is wired to the controller only', () => {
+  it('is wired to the controllers only', () => {
     const state = planLab(spec);
-    const cmds = bmcBuildCommands(state.bmc!, 'hvl3-controller');
+    const cmds = bmcBuildCommands(state.bmc!);
     assert.deepEqual(cmds, [
-      { ns: 'hvl3-controller', lines: ['link add mgmt type veth peer name mgmt netns hvl3-bmc', 'addr add 10.203.254.240/24 dev mgmt', 'link set mgmt up'] },
-      { ns: 'hvl3-bmc', lines: ['link set lo up', 'addr add 10.203.254.1/24 dev mgmt', 'addr add 10.203.254.2/24 dev mgmt', 'addr add 10.203.254.3/24 dev mgmt', 'link set mgmt up'] },
+      { ns: 'hvl3-bmc', lines: ['link set lo up', 'link add mgmt type bridge stp_state 0', 'link set mgmt up'] },
+      { ns: 'hvl3-controller', lines: ['link add mgmt type veth peer name c240 netns hvl3-bmc', 'addr add 10.203.254.240/24 dev mgmt', 'link set mgmt up'] },
+      { ns: 'hvl3-bmc', lines: ['link set c240 master mgmt up', 'addr add 10.203.254.1/24 dev mgmt', 'addr add 10.203.254.2/24 dev mgmt', 'addr add 10.203.254.3/24 dev mgmt'] },
     ]);
-    const { bmc } = planBmc(3, '/x', state.hosts, 'hvl3-controller');
+    const { bmc } = planBmc(3, '/x', state.hosts);
     assert.ok(!bmc.hosts.some((b) => b.host === 'controller' || b.host === 'client'));
+  });
+
+  it('reaches every controller of a lab with three', () => {
+    const hosts = [...planLab(spec).hosts];
+    const c = hosts.find((h) => h.role === 'controller')!;
+    hosts.push({ ...c, name: 'controller2', number: 241, ns: 'hvl3-controller2' }, { ...c, name: 'controller3', number: 242, ns: 'hvl3-controller3' });
+    const { bmc, created } = planBmc(3, '/x', hosts);
+    assert.deepEqual(
+      bmc.controllers.map((x) => [x.host, x.address, x.port]),
+      [
+        ['controller', '10.203.254.240', 'c240'],
+        ['controller2', '10.203.254.241', 'c241'],
+        ['controller3', '10.203.254.242', 'c242'],
+      ],
+    );
+    assert.equal(created.filter((x) => x.kind === 'veth').length, 3);
+    assert.deepEqual(bmcBuildCommands(bmc).at(-1)?.lines.slice(0, 3), ['link set c240 master mgmt up', 'link set c241 master mgmt up', 'link set c242 master mgmt up']);
   });
 });
 

@@ -4,9 +4,10 @@
 // authentication) to the host's BMC address, and the BMC's chassis control powers the host off
 // or on with the lab's own power switch (`haven lab fence`, the same code as `haven lab power`).
 //
-// Layout: a namespace `hvl<id>-bmc` (the BMC network) joined to the controller's namespace by a
-// veth `mgmt`; the controller is 10.<200+id>.254.240/24, the BMC of host number n listens on
-// 10.<200+id>.254.n:623. No host and no ring reaches it. Each BMC's files are in
+// Layout: a namespace `hvl<id>-bmc` (the BMC network) holding a bridge `mgmt`, joined to every
+// controller's namespace by a veth (`mgmt` on the controller's side, `c<number>` on the bridge);
+// a controller is 10.<200+id>.254.<its number>/24 (.240, .241, .242), the BMC of host number n
+// listens on 10.<200+id>.254.n:623 (an address of the bridge). No host and no ring reaches it. Each BMC's files are in
 // <lab dir>/bmc/<host>/ (lan.conf and the password file are 0600); its PID is recorded with its
 // start time, and only that process, in that namespace, is ever signalled.
 
@@ -22,9 +23,8 @@ import { isZombie, namespaceInode, processNamespaceInode, processStartTime, slee
 
 /** The management network's third octet: 10.<200+id>.254.0/24. */
 export const MGMT_OCTET = 254;
+/** The controllers' interface, and the bridge in the BMC namespace. */
 export const MGMT_IFACE = 'mgmt';
-/** The controller's address on the management network. */
-export const MGMT_CONTROLLER = 240;
 export const BMC_PORT = 623;
 export const BMC_USER = 'admin';
 /** IPMI 1.5 passwords are at most 16 bytes. */
@@ -47,8 +47,10 @@ export interface BmcHost {
 /** The management network and its BMCs, as the lab state records them. */
 export interface BmcNetwork {
   readonly ns: string;
+  /** The bridge in `ns` that carries the BMC addresses. */
   readonly iface: string;
-  readonly controllerAddress: string;
+  /** Every controller on the management network: its namespace, address and bridge port. */
+  readonly controllers: readonly { readonly host: string; readonly ns: string; readonly address: string; readonly port: string }[];
   readonly hosts: BmcHost[];
 }
 
@@ -61,24 +63,34 @@ export function mgmtAddress(id: number, n: number): string {
 }
 
 /** Pure: the BMC network of a lab and what it creates (in creation order). */
-export function planBmc(id: number, labDir: string, hosts: readonly HostState[], controllerNs: string): { bmc: BmcNetwork; created: Created[] } {
+export function planBmc(id: number, labDir: string, hosts: readonly HostState[]): { bmc: BmcNetwork; created: Created[] } {
   const ns = bmcNamespace(id);
+  const controllers = hosts.filter((h) => h.role === 'controller').map((h) => ({ host: h.name, ns: h.ns, address: mgmtAddress(id, h.number), port: `c${h.number}` }));
   const bmc: BmcNetwork = {
     ns,
     iface: MGMT_IFACE,
-    controllerAddress: mgmtAddress(id, MGMT_CONTROLLER),
+    controllers,
     hosts: hosts
       .filter((h) => h.role === 'host')
       .map((h) => ({ host: h.name, address: mgmtAddress(id, h.number), port: BMC_PORT, dir: join(labDir, 'bmc', h.name), log: join(labDir, 'logs', `bmc-${h.name}.log`) })),
   };
-  return { bmc, created: [{ kind: 'netns', name: ns }, { kind: 'veth', ns: controllerNs, name: MGMT_IFACE, peerNs: ns, peer: MGMT_IFACE }] };
+  const created: Created[] = [
+    { kind: 'netns', name: ns },
+    { kind: 'bridge', ns, name: MGMT_IFACE },
+    ...controllers.map((c): Created => ({ kind: 'veth', ns: c.ns, name: MGMT_IFACE, peerNs: ns, peer: c.port })),
+  ];
+  return { bmc, created };
 }
 
-/** The ip commands that wire the BMC network: the veth from the controller, then the BMC addresses. */
-export function bmcBuildCommands(bmc: BmcNetwork, controllerNs: string): { ns: string; lines: string[] }[] {
+/**
+ * The ip commands that wire the BMC network, in order: the bridge, a veth from every controller
+ * (its end in the BMC namespace a port of the bridge), then the BMC addresses on the bridge.
+ */
+export function bmcBuildCommands(bmc: BmcNetwork): { ns: string; lines: string[] }[] {
   return [
-    { ns: controllerNs, lines: [`link add ${MGMT_IFACE} type veth peer name ${MGMT_IFACE} netns ${bmc.ns}`, `addr add ${bmc.controllerAddress}/24 dev ${MGMT_IFACE}`, `link set ${MGMT_IFACE} up`] },
-    { ns: bmc.ns, lines: ['link set lo up', ...bmc.hosts.map((b) => `addr add ${b.address}/24 dev ${MGMT_IFACE}`), `link set ${MGMT_IFACE} up`] },
+    { ns: bmc.ns, lines: ['link set lo up', `link add ${MGMT_IFACE} type bridge stp_state 0`, `link set ${MGMT_IFACE} up`] },
+    ...bmc.controllers.map((c) => ({ ns: c.ns, lines: [`link add ${MGMT_IFACE} type veth peer name ${c.port} netns ${bmc.ns}`, `addr add ${c.address}/24 dev ${MGMT_IFACE}`, `link set ${MGMT_IFACE} up`] })),
+    { ns: bmc.ns, lines: [...bmc.controllers.map((c) => `link set ${c.port} master ${MGMT_IFACE} up`), ...bmc.hosts.map((b) => `addr add ${b.address}/24 dev ${MGMT_IFACE}`)] },
   ];
 }
 
@@ -245,7 +257,8 @@ export async function startBmcs(bmc: BmcNetwork, timeoutMs = 5_000): Promise<voi
   const deadline = Date.now() + timeoutMs;
   for (const b of bmc.hosts) {
     while (!udpBound(b.pid!, b.address, b.port)) {
-      if (!bmcRunning(bmc, b)) throw new HavenError('SYSTEM_COMMAND_FAILED', `the BMC of ${b.host} (ipmi_sim) exited at start`, { hint: `see ${b.log}` });
+      // Not bmcRunning: until `ip netns exec` has entered the namespace, the process is still outside it.
+      if (processStartTime(b.pid!) !== b.startTime || isZombie(b.pid!)) throw new HavenError('SYSTEM_COMMAND_FAILED', `the BMC of ${b.host} (ipmi_sim) exited at start`, { hint: `see ${b.log}` });
       if (Date.now() > deadline) throw new HavenError('SYSTEM_COMMAND_FAILED', `the BMC of ${b.host} does not listen on ${b.address}:${b.port} after ${timeoutMs} ms`, { hint: `see ${b.log}` });
       await sleep(10);
     }

@@ -49,8 +49,7 @@ export function planLab(spec: LabSpec): LabState {
   for (const h of hosts) {
     for (const l of h.links) created.push({ kind: 'veth', ns: switchNs, name: l.port, peerNs: h.ns, peer: l.iface });
   }
-  const controller = hosts.find((h) => h.role === 'controller')!;
-  const bmc = spec.bmc === true ? planBmc(spec.id, labDir(spec.stateDir, spec.name), hosts, controller.ns) : undefined;
+  const bmc = spec.bmc === true ? planBmc(spec.id, labDir(spec.stateDir, spec.name), hosts) : undefined;
   if (bmc !== undefined) created.push(...bmc.created);
   // Several controllers share an etcd cluster, one member on each controller host.
   const etcd = controllers > 1 ? planEtcd(labPrefix(spec.id), labDir(spec.stateDir, spec.name), hosts.filter((h) => h.role === 'controller'), spec.now) : undefined;
@@ -98,9 +97,7 @@ export function buildCommands(state: LabState): { ns: string; lines: string[] }[
 
 /** The BMC network's ip commands (after the namespaces exist): none without BMCs. */
 export function buildBmcCommands(state: LabState): { ns: string; lines: string[] }[] {
-  const controller = state.hosts.find((h) => h.role === 'controller');
-  if (state.bmc === undefined || controller === undefined) return [];
-  return bmcBuildCommands(state.bmc, controller.ns);
+  return state.bmc === undefined ? [] : bmcBuildCommands(state.bmc);
 }
 
 /** lo up, the lab's addresses and the links up: a host as it boots (also `power on`). */

@@ -105,6 +105,13 @@ describe('fencing through the lab BMCs (fence_ipmilan → ipmi_sim)', { skip, ti
     });
     assert.notEqual(bad.status, 0);
     assert.equal(power('h1'), 'on');
+    // The controller's view: every device answers its monitor; params masked.
+    const devices = op(['fence', 'devices', '--check']);
+    assert.equal(devices.code, 0, devices.stdout + devices.stderr);
+    assert.match(devices.stdout, /^ipmi-h1 {2}fence_ipmilan {2}fences h1 \(level 1\) {2}timeout 5000 ms$/m);
+    assert.match(devices.stdout, /^lab-power {2}lab {2}fences h1 \(level 2\), h2 \(level 2\)/m);
+    assert.match(devices.stdout, /password=\*\*\*\*/);
+    assert.equal((devices.stdout.match(/monitor: ok in \d+ ms/g) ?? []).length, 3);
   });
 
   it('haven fence NODE --yes powers the host off through its BMC (level 1), and records it', async () => {

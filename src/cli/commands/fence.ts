@@ -1,12 +1,14 @@
-// The fencing commands, like Pacemaker's `stonith_admin --fence/--unfence/--history`:
+// The fencing commands, like Pacemaker's `stonith_admin --fence/--unfence/--history/--list`:
 // `haven fence NODE --yes` fences a node through the controller (its topology, recorded in the
-// fence history), `haven fence history` prints that history, and `haven node unfence NODE`
+// fence history), `haven fence history` prints that history, `haven fence devices [--check]`
+// lists the devices (secrets masked) and runs their monitor, and `haven node unfence NODE`
 // runs `on` with the node's unfence devices. A fence powers a machine off: without `--yes` it is
 // refused, and nothing is sent.
 
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
+import type { DeviceView } from '../../fencing/service.js';
 import type { FenceOutcome } from '../../fencing/topology.js';
 import type { FenceRecord } from '../../store/fence-history.js';
 import { call, resolveEndpoint } from '../client.js';
@@ -56,6 +58,26 @@ export function renderHistory(records: readonly FenceRecord[]): string {
       .join('  ')
       .trimEnd();
   return `${[line(head), ...rows.map(line)].join('\n')}\n`;
+}
+
+/** One block per device: what it is, what it fences at which level, and its monitor with --check. */
+export function renderDevices(devices: readonly DeviceView[]): string {
+  if (devices.length === 0) return '(no fence devices configured)\n';
+  const out: string[] = [];
+  for (const d of devices) {
+    const levels = Object.entries(d.levels).map(([node, level]) => `${node} (level ${level})`);
+    const flags = [d.unfence ? 'unfence' : '', d.verify ? 'verify' : ''].filter(Boolean);
+    out.push(`${d.id}  ${d.agent}  fences ${levels.join(', ') || d.nodes.join(', ')}  timeout ${d.timeoutMs} ms${flags.length ? `  [${flags.join(', ')}]` : ''}`);
+    const params = Object.entries(d.params).map(([k, v]) => `${k}=${v}`);
+    if (params.length > 0) out.push(`  params: ${params.join(' ')}`);
+    if (d.monitor !== undefined) {
+      const m = d.monitor;
+      const how = m.ok ? 'ok' : m.timedOut ? 'timed out' : `FAILED (rc ${m.rc ?? '-'})`;
+      const last = m.output.split('\n').filter((l) => l.trim() !== '').pop();
+      out.push(`  monitor: ${how} in ${m.durationMs} ms${!m.ok && last !== undefined ? `: ${last}` : ''}`);
+    }
+  }
+  return `${out.join('\n')}\n`;
 }
 
 function summary(node: string, r: FenceOutcome, verb: string): string {
@@ -108,6 +130,21 @@ export function registerFence(program: Command): void {
         const q = new URLSearchParams({ limit: String(limit), ...(opts.node === undefined ? {} : { node: opts.node }) });
         const records = await call<FenceRecord[]>(resolveEndpoint(opts.controller), 'GET', `/v1/fence/history?${q.toString()}`);
         process.stdout.write(opts.json ? `${JSON.stringify(records, null, 2)}\n` : renderHistory(records));
+      }),
+    );
+
+  fence
+    .command('devices')
+    .description("the fence devices: agent, nodes and levels, params (secrets masked); --check runs each one's monitor")
+    .option('--check', "run each device's agent with monitor: does the device answer, do the credentials work?")
+    .option('--controller <url>', 'http://ADDR:PORT or unix:/path')
+    .option('--json', 'the devices as a JSON array')
+    .action(
+      action(async (opts: Common & { check?: boolean }) => {
+        const devices = await call<DeviceView[]>(resolveEndpoint(opts.controller), 'GET', `/v1/fence/devices?check=${opts.check === true}`, undefined, FENCE_CALL_TIMEOUT_MS);
+        if (opts.json) process.stdout.write(`${JSON.stringify(devices, null, 2)}\n`);
+        else process.stdout.write(renderDevices(devices));
+        if (devices.some((d) => d.monitor !== undefined && !d.monitor.ok)) process.exitCode = 1;
       }),
     );
 
