@@ -1,6 +1,8 @@
 // A real cluster on loopback for integration tests: one `haven controller` and N `haven agent`
 // processes (the real binaries), each node on its own 127.x addresses with two rings, running
-// real `process` resources. Everything it starts it stops again: the daemons by PID, and the
+// real `process` resources. In etcd mode (`etcd: { endpoints }`), every configured controller
+// runs with `--store etcd:…` and one of them leads (the test starts etcd itself:
+// test/store/etcd-harness.ts). Everything it starts it stops again: the daemons by PID, and the
 // services the agents started by the process groups in their pid files. No namespaces: tests of
 // power-off and cut rings use the lab (test/lab).
 
@@ -21,8 +23,19 @@ export interface ClusterOptions {
   readonly resources: unknown[];
   readonly constraints?: unknown[];
   readonly cluster?: Record<string, unknown>;
-  /** How many controllers the configuration names (c1, c2, …); default 1. They share one state dir. */
+  /** How many controllers the configuration names (c1, c2, …); default 1. They share one state dir (embedded store). */
   readonly controllers?: number;
+  /** etcd mode: the controllers keep their state in etcd (`--store etcd:…`), and start() starts them all. */
+  readonly etcd?: { readonly endpoints: readonly string[]; readonly leaderLease?: number };
+}
+
+/** What a controller's /v1/health says. */
+export interface ControllerHealth {
+  readonly name: string;
+  readonly role: 'leader' | 'follower';
+  readonly phase: string;
+  readonly epoch: number;
+  readonly leader: { name: string; epoch: number; url?: string } | null;
 }
 
 export class LoopbackCluster {
@@ -65,20 +78,67 @@ export class LoopbackCluster {
     return this.addr(ring, i === 0 ? 1 : 239 + i);
   }
 
-  private controllerUrl(name: string): string {
+  controllerUrl(name: string): string {
     const i = Number(name.slice(1)) - 1;
     return `http://${this.controllerAddr(0, i)}:${this.apiPort + (i === 0 ? 0 : 10 + i)}`;
   }
 
   async start(): Promise<void> {
-    this.startController();
+    if (this.opts.etcd) for (const name of this.controllerNames) this.startController(name);
+    else this.startController();
     for (const n of this.nodes) this.startAgent(n);
+    if (this.opts.etcd) {
+      await this.waitForLeader('a leader, every node online and the plan idle', (s) => s.phase === 'running' && s.nodes.every((n) => n.state === 'online' && n.probed) && s.plan === null, 30_000);
+      return;
+    }
     await this.waitFor('every node online and the plan idle', (s) => s.phase === 'running' && s.nodes.every((n) => n.state === 'online' && n.probed) && s.plan === null, 20_000);
+  }
+
+  /** Every controller the configuration names. */
+  get controllerNames(): string[] {
+    return Array.from({ length: this.opts.controllers ?? 1 }, (_, i) => `c${i + 1}`);
   }
 
   startController(name = 'c1'): void {
     const log = name === 'c1' ? 'controller' : `controller-${name}`;
-    this.controllers.set(name, this.spawn(log, ['controller', '--config', this.configPath, '--name', name, '--state-dir', join(this.dir, 'controller'), '--log-level', 'warn']));
+    const store = this.opts.etcd
+      ? ['--store', `etcd:${this.opts.etcd.endpoints.join(',')}`, ...(this.opts.etcd.leaderLease !== undefined ? ['--leader-lease', String(this.opts.etcd.leaderLease)] : [])]
+      : ['--state-dir', join(this.dir, 'controller')];
+    this.controllers.set(name, this.spawn(log, ['controller', '--config', this.configPath, '--name', name, ...store, '--log-level', 'warn']));
+  }
+
+  /** The PID of a running controller process. */
+  controllerPid(name: string): number | undefined {
+    return this.controllers.get(name)?.pid;
+  }
+
+  /** A controller's /v1/health (throws when it does not answer within `timeoutMs`). */
+  async health(name: string, timeoutMs = 1000): Promise<ControllerHealth> {
+    const res = await fetch(`${this.controllerUrl(name)}/v1/health`, { signal: AbortSignal.timeout(timeoutMs) });
+    return (await res.json()) as ControllerHealth;
+  }
+
+  /**
+   * Polls every running controller until one says it leads and its status satisfies `ok`;
+   * `exclude` names controllers not to ask (a paused one would not answer).
+   */
+  async waitForLeader(what: string, ok: (s: ControllerSnapshot) => boolean, timeoutMs = 15_000, exclude: readonly string[] = []): Promise<{ name: string; status: ControllerSnapshot }> {
+    const deadline = Date.now() + timeoutMs;
+    let last: unknown;
+    while (Date.now() < deadline) {
+      for (const name of this.controllers.keys()) {
+        if (exclude.includes(name)) continue;
+        try {
+          const s = await this.status(name, 1000);
+          last = { name, role: s.role, phase: s.phase, epoch: s.epoch, leader: s.leader, status: s.status };
+          if (s.role === 'leader' && ok(s)) return { name, status: s };
+        } catch (err) {
+          last = err;
+        }
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}\n${this.logs()}`);
   }
 
   /** Sends a signal to a controller (SIGSTOP / SIGCONT to pause and wake it). */
@@ -112,8 +172,8 @@ export class LoopbackCluster {
     this.agents.delete(node);
   }
 
-  async status(controller = 'c1'): Promise<ControllerSnapshot> {
-    return (await this.get('/v1/status', controller)) as ControllerSnapshot;
+  async status(controller = 'c1', timeoutMs = 5000): Promise<ControllerSnapshot> {
+    return (await this.get('/v1/status', controller, timeoutMs)) as ControllerSnapshot;
   }
 
   async events(controller = 'c1'): Promise<ControllerEvent[]> {
@@ -132,8 +192,8 @@ export class LoopbackCluster {
     return { status: res.status, body: await res.json() };
   }
 
-  private async get(path: string, controller = 'c1'): Promise<unknown> {
-    const res = await fetch(`${this.controllerUrl(controller)}${path}`, { signal: AbortSignal.timeout(5000) });
+  private async get(path: string, controller = 'c1', timeoutMs = 5000): Promise<unknown> {
+    const res = await fetch(`${this.controllerUrl(controller)}${path}`, { signal: AbortSignal.timeout(timeoutMs) });
     return res.json();
   }
 
