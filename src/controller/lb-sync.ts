@@ -224,7 +224,7 @@ export interface LbSyncOptions {
   readonly report?: (node: string) => NodeReport | undefined;
   /** The controller's event log. */
   readonly event: (kind: string, message: string, where?: { node?: string; resource?: string }) => void;
-  /** Monotonic clock of the heartbeat receiver (performance.now). */
+  /** The heartbeat receiver's monotonic clock, which `report`'s lastHeard is on (performance.now). Waits use real time. */
   readonly monotonic?: () => number;
 }
 
@@ -349,7 +349,7 @@ export class LbSync {
     const fp = fingerprint(wants);
     if (t.inflight || t.acked === fp) return;
     t.inflight = true;
-    const started = this.monotonic();
+    const started = performance.now();
     this.opts.agents
       .servers(
         t.node,
@@ -359,7 +359,7 @@ export class LbSync {
       .then((r) => {
         t.acked = r.applied ? fp : undefined;
         t.lastResult = r;
-        if (r.output !== 'no change') this.opts.log.info({ node: t.node, instance: t.instance, applied: r.applied, ms: Math.round(this.monotonic() - started) }, `load balancer servers: ${r.output}`);
+        if (r.output !== 'no change') this.opts.log.info({ node: t.node, instance: t.instance, applied: r.applied, ms: Math.round(performance.now() - started) }, `load balancer servers: ${r.output}`);
         if (!r.applied) this.retrySoon();
       })
       .catch((err: unknown) => {
@@ -433,12 +433,12 @@ export class LbSync {
 
   /** Resolves once every load balancer copy acknowledged the current wanted states (or `ms` passed). */
   private async settled(ms: number, signal: AbortSignal): Promise<void> {
-    const end = this.monotonic() + ms;
+    const end = performance.now() + ms;
     for (;;) {
       this.sync();
       const pending = [...this.targets.values()].filter((t) => t.inflight || t.acked === undefined || t.acked !== this.fingerprintFor(t));
       if (pending.length === 0 || signal.aborted) return;
-      const left = end - this.monotonic();
+      const left = end - performance.now();
       if (left <= 0) return;
       await Promise.race([Promise.all(pending.map((t) => new Promise<void>((resolve) => t.waiters.push(resolve)))), sleep(Math.min(left, 100))]);
     }
@@ -454,7 +454,7 @@ export class LbSync {
     const prim = baseId(copy);
     const affected = this.balancers.flatMap((b) => b.services.filter((s) => s.backend.includes(prim) && s.servers.includes(node)).map((s) => ({ b, s })));
     if (affected.length === 0) return;
-    const began = this.monotonic();
+    const began = performance.now();
     for (const { b, s } of affected) {
       let map = this.overrides.get(b.primitive);
       if (map === undefined) this.overrides.set(b.primitive, (map = new Map()));
@@ -467,7 +467,7 @@ export class LbSync {
     // Wait for the sessions on the server to end, as every load balancer copy reports them.
     for (;;) {
       const busy = [...this.targets.values()].some((t) => (t.lastResult?.servers ?? []).some((x) => x.server === node && x.sessions > 0 && affected.some(({ b, s }) => b === t.balancer && s.name === x.service)));
-      if (!busy || this.monotonic() - began >= drainMs || signal.aborted) break;
+      if (!busy || performance.now() - began >= drainMs || signal.aborted) break;
       for (const t of this.targets.values()) t.acked = undefined; // ask again: the answer carries the sessions
       this.poke();
       await sleep(SESSIONS_POLL_MS);
@@ -477,7 +477,7 @@ export class LbSync {
       map?.set(`${s.name}/${node}`, { state: 'maint', reason: `${copy} stops on ${node}`, node, copy });
     }
     await this.settled(1_000, signal);
-    this.opts.log.info({ copy, node, ms: Math.round(this.monotonic() - began) }, 'drained before the stop');
+    this.opts.log.info({ copy, node, ms: Math.round(performance.now() - began) }, 'drained before the stop');
   }
 
   private async prime(copy: string, node: string, signal: AbortSignal): Promise<void> {
