@@ -57,7 +57,7 @@ export function replayCommand(r: ChaosResult, trial: number): string {
 }
 
 export function renderTrialLine(t: TrialResult): string {
-  const v = t.violations.length === 0 ? 'ok' : `${t.violations.length} violation${t.violations.length === 1 ? '' : 's'}`;
+  const v = t.violations.length === 0 ? 'ok' : `${t.violations.length} violation${t.violations.length === 1 ? '' : 's'} (${t.violations.map((x) => `${x.invariant}: ${x.message}`).join('; ')})`;
   return `trial ${t.trial}: ${faultText(t)} on ${targetText(t)}, held ${ms(t.holdMs)}, recovery ${ms(t.recoveryMs)}, fenced ${t.fenced.join(',') || 'none'}: ${v}`;
 }
 
