@@ -144,9 +144,9 @@ class ControllerLog {
         for (const line of lines) {
           if (!line.includes('"kind"')) continue;
           try {
-            const o = JSON.parse(line) as { time?: unknown; kind?: unknown; node?: unknown; msg?: unknown };
+            const o = JSON.parse(line) as { time?: unknown; kind?: unknown; node?: unknown; msg?: unknown; role?: unknown };
             if (typeof o.time !== 'number' || typeof o.kind !== 'string' || typeof o.msg !== 'string') continue;
-            this.events.push({ at: o.time, kind: o.kind, message: o.msg, ...(typeof o.node === 'string' ? { node: o.node } : {}) });
+            this.events.push({ at: o.time, kind: o.kind, message: o.msg, ...(typeof o.node === 'string' ? { node: o.node } : {}), ...(o.role === 'follower' ? { follower: true } : {}) });
           } catch {
             // not a JSON line
           }

@@ -102,6 +102,10 @@ describe('lostEvents', () => {
     assert.equal(lostEventsViolation([]), undefined);
   });
 
+  it("ignores what a controller logged while not the leader (it writes no events then)", () => {
+    assert.deepEqual(lostEvents([{ ...e(1000, 'observed', 'h1 alive'), follower: true }], []), []);
+  });
+
   it('spares what was logged just before a kill -9', () => {
     const logged = [e(1000, 'action', 'start web'), e(5000, 'plan', 'plan of 1')];
     assert.deepEqual(lostEvents(logged, [], { until: 1050, ms: 1000 }), [logged[1]]);

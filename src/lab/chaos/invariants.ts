@@ -128,15 +128,18 @@ export interface SeenEvent {
   readonly kind: string;
   readonly node?: string;
   readonly message: string;
+  /** Logged by a controller that is not the leader (yet): by design never in the event log. */
+  readonly follower?: boolean;
 }
 
 /**
- * Events the controller logged that its event log (GET /v1/events) does not have: the store
- * stopped persisting. Logged events within `spareMs` before `spareUntil` are spared (a kill -9
+ * Events the controller logged as the leader that its event log (GET /v1/events) does not have:
+ * the store stopped persisting. Logged events within `spareMs` before `spareUntil` are spared (a kill -9
  * may come between an event and its write).
  */
 export function lostEvents(logged: readonly SeenEvent[], stored: readonly SeenEvent[], spare?: { readonly until: number; readonly ms: number }): SeenEvent[] {
   return logged.filter((l) => {
+    if (l.follower === true) return false;
     if (spare !== undefined && l.at <= spare.until && l.at >= spare.until - spare.ms) return false;
     return !stored.some((e) => e.kind === l.kind && e.message === l.message && Math.abs(e.at - l.at) <= 1_000);
   });
