@@ -67,10 +67,12 @@ export class FencingService {
     this.opts = { ...this.opts, config, defaultTimeoutMs };
   }
 
-  /** Reads where the history stands: the last seq, and which nodes still wait for an unfence. */
+  /** Reads where the history stands (at every term's start): the last seq, and which nodes still wait for an unfence. */
   async load(signal?: AbortSignal): Promise<void> {
     this.seq = await this.opts.store.lastFenceSeq(signal);
     const records = await this.opts.store.fenceHistory({ limit: 10_000 }, signal);
+    // Each term reads it afresh: another controller may have fenced or unfenced since.
+    this.pendingUnfence.clear();
     for (const r of records) this.track(r);
     this.loaded = true;
   }
