@@ -491,6 +491,27 @@ describe('leases and self-fencing', () => {
     }
   });
 
+  it('self-fences by the requires the controller sent with the copy, not by its own file (haven apply changed it)', async () => {
+    // The agent's file says requires nothing; the controller's configuration says quorum for
+    // `web` and nothing for `other`: the lapse stops web, keeps other, and the record survives a restart.
+    const ctl = await fakeController();
+    cleanups.push(() => ctl.close());
+    const h = await harness({ controller: ctl, extra: { selfFence: policy('stop', 'nothing') } });
+    h.agent.leaseGranted(grant(1, 1_500), performance.now());
+    await h.result(request({ operation: 'start', epoch: 1, resource: { ...sleepSpec(), requires: 'quorum' } }));
+    await h.result(request({ operation: 'start', instance: 'other', resource: { ...sleepSpec('other'), requires: 'nothing' }, epoch: 1 }));
+    const web = pidOf(h.dir, 'web')!;
+    const other = pidOf(h.dir, 'other')!;
+    started.add(other);
+    assert.equal((await stateOf(h.app)).copies.find((c) => c.instance === 'web')?.resource.requires, 'quorum', 'recorded with the copy');
+    const report = await ctl.waitFor((r) => r.events.some((e) => e.operation === 'self-fence'), 5_000);
+    assert.deepEqual(report.events.filter((e) => e.operation === 'self-fence').map((e) => e.instance), ['web']);
+    await eventually(() => !alive(web), 3_000, 'web stopped at the lapse');
+    assert.ok(alive(other), 'other (requires nothing) still runs');
+    const refused = await h.op(request({ operation: 'start', epoch: 1, resource: { ...sleepSpec(), requires: 'fencing' } }));
+    assert.equal(refused.status, 409, 'a start of what requires fencing is refused while the lease is lapsed');
+  });
+
   it('ignores a grant of an epoch older than the one accepted; a newer one raises the epoch', async () => {
     const h = await harness({ extra: { selfFence: policy('stop') } });
     assert.equal(h.agent.leaseGranted(grant(5), performance.now()), true);

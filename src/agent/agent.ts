@@ -198,7 +198,7 @@ export class Agent {
       throw new UsageError(`${req.operation} needs intervalMs`, { hint: 'the interval names the recurring monitor' });
     }
     this.checkEpoch(req);
-    if ((req.operation === 'start' || req.operation === 'promote') && this.lease?.lapsed === true && this.needsQuorum(req.resource.primitive)) {
+    if ((req.operation === 'start' || req.operation === 'promote') && this.lease?.lapsed === true && this.needsQuorum(req.resource)) {
       throw new HavenError('CONFLICT', `${req.operation} of ${req.instance} refused: this agent's lease lapsed (no quorate controller heard from)`, {
         hint: 'it starts again once a controller with quorum answers its heartbeats',
       });
@@ -312,8 +312,12 @@ export class Agent {
     this.epochSaved = this.persist();
   }
 
-  private needsQuorum(primitive: string): boolean {
-    return this.opts.selfFence !== undefined && this.opts.selfFence.requires(primitive) !== 'nothing';
+  /**
+   * Whether a copy is stopped (or demoted) when the lease lapses: by what its resource requires in
+   * the controller's configuration, sent with its last operation; else by this agent's own file.
+   */
+  private needsQuorum(resource: ResourceSpec): boolean {
+    return this.opts.selfFence !== undefined && (resource.requires ?? this.opts.selfFence.requires(resource.primitive)) !== 'nothing';
   }
 
   /** Wakes at the lease's end: a renewal meanwhile re-arms it, otherwise the agent self-fences. */
@@ -332,7 +336,7 @@ export class Agent {
   /** The lease lapsed: the no-quorum policy, applied to every copy that needs quorum. */
   private selfFence(): void {
     const policy = this.opts.selfFence!;
-    const affected = [...this.copies.values()].filter((c) => c.state !== 'stopped' && this.needsQuorum(c.resource.primitive));
+    const affected = [...this.copies.values()].filter((c) => c.state !== 'stopped' && this.needsQuorum(c.resource));
     this.log.error(
       { policy: policy.noQuorumPolicy, leaseMs: policy.leaseMs, copies: affected.map((c) => c.instance) },
       `lease lapsed: no quorate controller answered for ${policy.leaseMs} ms; no-quorum policy ${policy.noQuorumPolicy}`,

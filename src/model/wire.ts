@@ -4,7 +4,7 @@
 // not parse is refused whole and changes nothing (docs/protocol.md).
 
 import { z } from 'zod';
-import { attributeValue, id } from './config.js';
+import { attributeValue, id, REQUIRES } from './config.js';
 
 /** Version of the wire format; a message of another version is refused. */
 export const WIRE_VERSION = 1;
@@ -84,6 +84,13 @@ export const resourceSpecSchema = z.strictObject({
   /** `process`, `vip`, `ocf:<provider>:<type>`. */
   agent: z.string().min(1),
   params: z.record(z.string(), attributeValue),
+  /**
+   * What the primitive requires (fencing, quorum, nothing) in the configuration the controller
+   * runs: the agent records it with the copy and applies its self-fence policy by it, so a
+   * configuration applied through the API reaches the agents. Absent (a controller before it
+   * was sent): the agent's own configuration file decides.
+   */
+  requires: z.enum(REQUIRES).optional(),
 });
 export type ResourceSpec = z.output<typeof resourceSpecSchema>;
 
