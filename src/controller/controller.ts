@@ -182,7 +182,7 @@ export class Controller {
     for (const r of opts.config.resources ?? []) collectPrimitives(r, this.primitives);
     this.requires = requiresOf(opts.config);
     this.name = opts.name ?? opts.config.controllers?.[0]?.name ?? 'controller';
-    this.lb = new LbSync({ config: opts.config, agents: this.agents, log: this.log, epoch: () => this.epoch, active: () => this.phase === 'running' && this.quorate, view: () => this.observed, report: (n) => this.opts.membership.report(n), event: (k, m, w) => this.event(k, m, w) });
+    this.lb = new LbSync({ config: opts.config, agents: this.agents, log: this.log, epoch: () => this.epoch, active: () => this.phase === 'running' && this.quorate && this.leads(), view: () => this.observed, report: (n) => this.opts.membership.report(n), event: (k, m, w) => this.event(k, m, w) });
   }
 
   /**

@@ -73,6 +73,13 @@ export interface EtcdStoreOptions {
   readonly logger?: Logger;
 }
 
+/** A keep-alive stream and the send times of its renewals not answered yet, oldest first. */
+interface KeepAliveStream {
+  readonly stream: IDuplexStream<ILeaseKeepAliveRequest, ILeaseKeepAliveResponse>;
+  pending: number[];
+  failed: boolean;
+}
+
 interface Term {
   readonly info: LeaderInfo;
   readonly leaseId: string;
@@ -251,7 +258,7 @@ export class EtcdStore implements Store {
     this.end(term, new HavenError('UNREACHABLE', `the leader lease of ${term.info.name} (epoch ${term.info.epoch}) was not renewed within its ${term.ttlMs} ms TTL`, {
       hint: 'etcd did not answer in time (or this process was paused); another controller may take over',
     }));
-    this.revokeQuietly(term.leaseId);
+    this.revokePersistently(term.leaseId, term.ttlMs + 3000);
     return false;
   }
 
@@ -290,67 +297,64 @@ export class EtcdStore implements Store {
       this.end(term, new HavenError('UNREACHABLE', `the leader lease of ${term.info.name} (epoch ${term.info.epoch}) was not renewed within its ${term.ttlMs} ms TTL`, {
         hint: 'etcd did not answer in time; another controller may take over',
       }));
-      this.revokeQuietly(term.leaseId);
+      this.revokePersistently(term.leaseId, term.ttlMs + 3000);
     }, Math.max(0, at - Date.now()));
   }
 
+  /**
+   * Renews the lease every quarter TTL on one keep-alive stream. Renewals are not dropped when
+   * an answer is slow (a loaded machine, raft electing a leader): etcd answers them in order, and
+   * each answer extends the term to the send time of the renewal it answers + TTL. A stream that
+   * fails, or leaves a renewal unanswered for two intervals (a paused or cut-off member), is
+   * replaced by one to any member.
+   */
   private async keepAlive(term: Term): Promise<void> {
     const interval = Math.max(100, term.ttlMs / 4);
+    let ks: KeepAliveStream | undefined;
     while (this.term === term) {
       const sent = Date.now();
+      if (ks && (ks.failed || (ks.pending[0] !== undefined && sent - ks.pending[0] > 2 * interval))) {
+        if (!ks.failed) ks.stream.cancel();
+        if (term.stream === ks.stream) term.stream = undefined;
+        ks = undefined;
+      }
       try {
-        const ttl = await this.renew(term, interval);
-        if (this.term !== term) return;
-        if (ttl <= 0) {
-          this.end(term, new HavenError('CONFLICT', `the leader lease of ${term.info.name} (epoch ${term.info.epoch}) has expired in etcd`, {
-            hint: 'another controller may lead now; campaign again',
-          }));
-          return;
-        }
-        term.validUntil = Math.max(term.validUntil, sent + ttl * 1000);
-        this.armLapse(term);
+        ks ??= await this.openKeepAlive(term);
+        if (this.term !== term) break;
+        ks.pending.push(sent);
+        ks.stream.write({ ID: term.leaseId });
       } catch {
-        // Not renewed this time: the stream is dropped and the next try opens one to any member.
-        term.stream?.cancel();
-        term.stream = undefined;
+        // No stream to any member this time: the next interval tries again.
+        ks = undefined;
       }
       await sleep(Math.max(0, sent + interval - Date.now()));
     }
   }
 
-  /** One renewal on the term's keep-alive stream; resolves with the TTL etcd gave (0: expired). */
-  private async renew(term: Term, timeoutMs: number): Promise<number> {
-    if (!term.stream) {
-      const stream = await this.client.leaseClient.leaseKeepAlive();
-      stream.on('error', () => {
-        if (term.stream === stream) term.stream = undefined;
-      });
-      term.stream = stream;
-    }
-    const stream = term.stream;
-    return new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new Error('keep-alive not answered in time'));
-      }, timeoutMs);
-      const onData = (res: ILeaseKeepAliveResponse): void => {
-        cleanup();
-        resolve(Number(res.TTL));
-      };
-      const onError = (err: Error): void => {
-        cleanup();
-        reject(err);
-      };
-      const cleanup = (): void => {
-        clearTimeout(timer);
-        const emitter = stream as unknown as NodeJS.EventEmitter;
-        emitter.off('data', onData);
-        emitter.off('error', onError);
-      };
-      stream.on('data', onData);
-      stream.on('error', onError);
-      stream.write({ ID: term.leaseId });
+  /** Opens a keep-alive stream whose answers extend `term` (or end it, once etcd says the lease expired). */
+  private async openKeepAlive(term: Term): Promise<KeepAliveStream> {
+    const stream = await this.client.leaseClient.leaseKeepAlive();
+    const ks: KeepAliveStream = { stream, pending: [], failed: false };
+    stream.on('data', (res: ILeaseKeepAliveResponse) => {
+      const sentAt = ks.pending.shift();
+      if (this.term !== term || sentAt === undefined) return;
+      const ttl = Number(res.TTL);
+      if (ttl <= 0) {
+        this.end(term, new HavenError('CONFLICT', `the leader lease of ${term.info.name} (epoch ${term.info.epoch}) has expired in etcd`, {
+          hint: 'another controller may lead now; campaign again',
+        }));
+        return;
+      }
+      term.validUntil = Math.max(term.validUntil, sentAt + ttl * 1000);
+      this.armLapse(term);
     });
+    stream.on('error', () => {
+      ks.failed = true;
+      ks.pending = [];
+      if (term.stream === stream) term.stream = undefined;
+    });
+    term.stream = stream;
+    return ks;
   }
 
   // --- the record and the event log --------------------------------------------------------
@@ -658,6 +662,27 @@ export class EtcdStore implements Store {
   private revokeQuietly(leaseId: string): void {
     if (this.closed) return;
     void this.client.leaseClient.leaseRevoke({ ID: leaseId }).catch(() => undefined);
+  }
+
+  /**
+   * Revokes the lease of a term that ended because etcd did not answer (raft electing a leader,
+   * a loaded member), trying again every 200 ms for `forMs`: the first revoke that lands deletes
+   * the leader key, so a follower takes over then rather than when the lease expires (after a
+   * raft election etcd extends every lease by about its election timeout).
+   */
+  private revokePersistently(leaseId: string, forMs: number): void {
+    const until = Date.now() + forMs;
+    const attempt = (): void => {
+      if (this.closed) return;
+      this.client.leaseClient.leaseRevoke({ ID: leaseId }).then(
+        () => undefined,
+        (err: unknown) => {
+          if (err instanceof EtcdLeaseInvalidError || Date.now() > until) return; // gone already, or expired by now
+          setTimeout(attempt, 200).unref?.();
+        },
+      );
+    };
+    attempt();
   }
 
   private assertOpen(): void {

@@ -28,16 +28,23 @@ process.on('exit', () => {
   for (const p of live) if (p.pid !== undefined) try { process.kill(p.pid, 'SIGKILL'); } catch { /* gone */ }
 });
 
+/** etcd's --heartbeat-interval and --election-timeout, in ms. */
+export interface RaftTimings {
+  readonly heartbeatMs: number;
+  readonly electionMs: number;
+}
+
 export class EtcdCluster {
   private constructor(
     private readonly dir: string,
     private readonly members: Member[],
     private readonly initialCluster: string,
     private readonly token: string,
+    private readonly raft: RaftTimings,
   ) {}
 
   /** Starts `size` members and waits until the cluster answers. */
-  static async start(size: number): Promise<EtcdCluster> {
+  static async start(size: number, raft: RaftTimings = { heartbeatMs: 50, electionMs: 500 }): Promise<EtcdCluster> {
     const dir = await mkdtemp(join(tmpdir(), 'hvtest-etcd-'));
     const ports = await freePorts(size * 2);
     const members: Member[] = [];
@@ -52,7 +59,7 @@ export class EtcdCluster {
       });
     }
     const initialCluster = members.map((m) => `${m.name}=${m.peerUrl}`).join(',');
-    const cluster = new EtcdCluster(dir, members, initialCluster, `hvtest-${process.pid}-${Date.now()}`);
+    const cluster = new EtcdCluster(dir, members, initialCluster, `hvtest-${process.pid}-${Date.now()}`, raft);
     try {
       for (let i = 0; i < size; i++) cluster.launch(i);
       await cluster.waitHealthy(members.map((_, i) => i), 20_000);
@@ -120,8 +127,8 @@ export class EtcdCluster {
       '--initial-cluster', this.initialCluster,
       '--initial-cluster-state', 'new',
       '--initial-cluster-token', this.token,
-      '--heartbeat-interval', '50',
-      '--election-timeout', '500',
+      '--heartbeat-interval', String(this.raft.heartbeatMs),
+      '--election-timeout', String(this.raft.electionMs),
       '--logger', 'zap',
       '--log-level', 'warn',
     ];
