@@ -58,7 +58,11 @@ describe('fencing through the lab BMCs (fence_ipmilan → ipmi_sim)', { skip, ti
   };
   const status = (): ControllerSnapshot => json<ControllerSnapshot>(['status', '--json']);
   const history = (): FenceRecord[] => json<FenceRecord[]>(['fence', 'history', '--json']);
-  const power = (host: string): string => (JSON.parse(cli(['lab', 'status', '--json']).stdout) as { hosts: { name: string; power: string }[] }).hosts.find((h) => h.name === host)!.power;
+  const power = (host: string): string => {
+    const r = cli(['lab', 'status', '--json']);
+    if (r.code !== 0) throw new Error(`haven lab status exited ${r.code}: ${r.stderr}`);
+    return (JSON.parse(r.stdout) as { hosts: { name: string; power: string }[] }).hosts.find((h) => h.name === host)!.power;
+  };
   const allOnline = (): boolean => status().nodes.every((n) => n.state === 'online' && n.probed);
   const ipmilan = (action: string, host: string, ns = controllerNs): { code: number | null; out: string } => {
     const state = parseConfig(readFileSync(join(lab.dir, lab.name, 'lab.yaml'), 'utf8'), 'lab.yaml');
@@ -119,10 +123,15 @@ describe('fencing through the lab BMCs (fence_ipmilan → ipmi_sim)', { skip, ti
     assert.equal((devices.stdout.match(/monitor: ok in \d+ ms/g) ?? []).length, 3);
   });
 
-  it('haven fence NODE --yes powers the host off through its BMC (level 1), and records it', async () => {
+  it('haven fence NODE --yes powers the host off through its BMC (level 1), and records it', async (t) => {
     const refused = op(['fence', 'h2']);
     assert.equal(refused.code, 2, 'no --yes: refused');
     assert.equal(power('h2'), 'on');
+    // Whatever happens below, h2 is on again for the next tests (quorum needs it).
+    t.after(async () => {
+      cli(['lab', 'power', 'on', 'h2']);
+      await waitFor('h2 back online', allOnline, 60_000);
+    });
     const r = op(['fence', 'h2', '--yes', '--reason', 'lab test: manual fence']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^h2 fenced by ipmi-h2 at level 1 in \d+ ms\n$/);
@@ -139,9 +148,6 @@ describe('fencing through the lab BMCs (fence_ipmilan → ipmi_sim)', { skip, ti
     assert.equal(status().nodes.find((n) => n.name === 'h2')?.state, 'fenced');
     const text = op(['fence', 'history', '--node', 'h2']).stdout;
     assert.match(text, /h2\s+off\s+1\s+ipmi-h2\s+ok\s+0\s+\d+ ms\s+operator.*lab test: manual fence/);
-
-    assert.equal(cli(['lab', 'power', 'on', 'h2']).code, 0);
-    await waitFor('h2 back online', allOnline, 30_000);
   });
 
   it('the controller fences a host it lost through fence_ipmilan, and records why', async () => {
