@@ -349,8 +349,11 @@ class ChaosRun {
     }
   }
 
+  /** The controller's last event seq: the one seen last, moved past whatever came since. */
+  private seenSeq = 0;
   private async lastSeq(): Promise<number> {
-    return (await this.eventsSince(0)).at(-1)?.seq ?? 0;
+    this.seenSeq = (await this.eventsSince(this.seenSeq)).at(-1)?.seq ?? this.seenSeq;
+    return this.seenSeq;
   }
 
   /** Power on every host that is off (a fault's or a fence's), its agent and watcher with it. */
@@ -518,13 +521,16 @@ class ChaosRun {
     let events: ControllerEvent[] = [];
     try {
       events = await this.eventsSince(seq);
+      this.seenSeq = events.at(-1)?.seq ?? this.seenSeq;
     } catch (err) {
       violations.push({ invariant: 'harness', message: `could not read the controller's events: ${(err as Error).message}` });
     }
     // The controller's log too: a fence it logged counts even if its store lost the event.
     this.controllerLog.read();
     const logged = this.controllerLog.between(windowStart, endedAt);
-    const fences: FenceRecord[] = [...events, ...logged].filter((e) => FENCE_EVENT_KINDS.has(e.kind) && e.node !== undefined).map((e) => ({ at: e.at, node: e.node as string, kind: e.kind, message: e.message }));
+    // An event the store wrote late (after a failed write) is counted in the window it happened in.
+    const stored = events.filter((e) => e.at >= windowStart && e.at <= endedAt);
+    const fences: FenceRecord[] = [...stored, ...logged].filter((e) => FENCE_EVENT_KINDS.has(e.kind) && e.node !== undefined).map((e) => ({ at: e.at, node: e.node as string, kind: e.kind, message: e.message }));
     fences.sort((a, b) => a.at - b.at);
     violations.push(...fenceViolations(plan, target, fences));
     const fenced = [...new Set(fences.map((f) => f.node))].sort();
