@@ -15,6 +15,8 @@ function ago(now: number, then: number): string {
 export function renderStatus(s: ControllerSnapshot): string {
   const out: string[] = [];
   out.push(`cluster ${s.cluster} · controller epoch ${s.epoch} · ${s.phase} · ${time(s.now)}`);
+  // The configuration that runs, and where it came from (older controllers say nothing of it).
+  if (s.config) out.push(`config: ${s.config.how}`);
   const q = s.quorum;
   out.push(
     `quorum: ${q.quorate ? 'yes' : 'NO'} · hears ${q.heard} of ${q.total} votes · lease ${formatDuration(q.leaseMs)}${q.quorate ? '' : ' · not acting; agents apply the no-quorum policy when their leases lapse'}`,

@@ -13,6 +13,7 @@ import { HavenError } from '../errors.js';
 import { id } from '../model/config.js';
 import { parseDuration } from '../model/units.js';
 import { agentReportSchema } from '../model/wire.js';
+import { registerConfigRoutes } from './config-api.js';
 import type { Controller } from './controller.js';
 
 const lifetime = z
@@ -130,6 +131,7 @@ export function controllerApp(controller: Controller): Hono {
     }
     return c.json({ node, [what]: b.on ?? true });
   });
+  registerConfigRoutes(app, controller);
   return app;
 }
 

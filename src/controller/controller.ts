@@ -46,7 +46,10 @@ import { describeRc, type AgentReport, type OperationRequest } from '../model/wi
 import { baseId, requiresOf } from '../scheduler/cluster.js';
 import { plan as schedule } from '../scheduler/index.js';
 import type { ControllerEvent, ControllerRecord, LeaderInfo, Leadership, OperatorConstraint, Store } from '../store/store.js';
+import type { ConfigOrigin, ConfigVersion } from '../store/config-history.js';
+import { canonical as canonicalConfig, summarizeChanges, type ConfigChange } from '../config/diff.js';
 import { AgentClient } from './agent-client.js';
+import { ConfigManager, describeEntry } from './config-manager.js';
 import type { ReceiverEvent } from '../membership/receiver.js';
 import { executePlan, type ActionOutcome } from './executor.js';
 import { LbSync } from './lb-sync.js';
@@ -74,6 +77,12 @@ export interface ControllerOptions {
   readonly clock?: () => number;
   /** Monotonic clock for leases (ms). Default performance.now. */
   readonly monotonic?: () => number;
+  /**
+   * The --config file's path and text: recorded as configuration version 1 when the store has
+   * none. Default: the configuration re-serialized is not possible (durations are parsed), so
+   * without it the controller runs `config` and keeps no history (unit tests).
+   */
+  readonly configFile?: { readonly path: string; readonly text: string };
   /** This controller's name in `config.controllers`, the name it campaigns with. Default: the first controller's, else `controller`. */
   readonly name?: string;
   /**
@@ -94,18 +103,31 @@ interface PlanState {
 export class Controller {
   phase: ControllerPhase = 'starting';
   epoch = 0;
-  readonly config: Config;
+  /** The running configuration: the --config file's, then the newest in the store, then each one applied (reconfigure). */
+  config: Config;
   private readonly store: Store;
   private readonly log: Logger;
-  private readonly agents: AgentClient;
+  private agents: AgentClient;
   /** Fences and unfences through the topology, recording every attempt in the fence history. */
   readonly fencing: FencingService;
   private readonly clock: () => number;
   private readonly parallelism: number;
   private readonly primitives = new Map<string, Primitive>();
-  private readonly requires: (primitive: string) => Requires;
+  /** Primitives a configuration change removed, kept while copies of them may run (their stops need what they were started with). */
+  private readonly retired = new Map<string, Primitive>();
+  private requires: (primitive: string) => Requires;
+  /** What each copy's agent applies when its lease lapses: `instance@node` → the requires it was last sent (or reported). */
+  private readonly heldRequires = new Map<string, Requires>();
+  /** What the agents' own files say, for copies never sent a requires: the --config file's. */
+  private readonly fileRequires: (primitive: string) => Requires;
+  /** The configuration history (config-manager.ts); undefined without a --config file (unit tests). */
+  private readonly configs: ConfigManager | undefined;
+  /** Which configuration version runs and where it came from, for the log and `haven status`. */
+  private configHow = 'the --config file (no history kept)';
+  /** Configuration changes run one at a time. */
+  private configChange: Promise<unknown> = Promise.resolve();
   /** Keeps load balancers' backend servers in step with what is observed (lb-sync.ts). */
-  private readonly lb: LbSync;
+  private lb: LbSync;
   private observed!: Observed;
   private operatorConstraints: OperatorConstraint[] = [];
   /** Resources an operator asked to restart: held stopped until they are, then released. */
@@ -181,8 +203,15 @@ export class Controller {
     this.leaseMargin = Math.max(100, Math.ceil(this.leaseMs / 100));
     for (const r of opts.config.resources ?? []) collectPrimitives(r, this.primitives);
     this.requires = requiresOf(opts.config);
+    this.fileRequires = this.requires;
     this.name = opts.name ?? opts.config.controllers?.[0]?.name ?? 'controller';
-    this.lb = new LbSync({ config: opts.config, agents: this.agents, log: this.log, epoch: () => this.epoch, active: () => this.phase === 'running' && this.quorate && this.leads(), view: () => this.observed, report: (n) => this.opts.membership.report(n), event: (k, m, w) => this.event(k, m, w) });
+    this.configs = opts.configFile ? new ConfigManager({ store: opts.store, by: `controller ${this.name}`, clock: this.clock }) : undefined;
+    this.lb = this.makeLb(opts.config);
+  }
+
+  /** The load-balancer sync of a configuration (rebuilt when the configuration changes). */
+  private makeLb(config: Config): LbSync {
+    return new LbSync({ config, agents: this.agents, log: this.log, epoch: () => this.epoch, active: () => this.phase === 'running' && this.quorate && this.leads(), view: () => this.observed, report: (n) => this.opts.membership.report(n), event: (k, m, w) => this.event(k, m, w) });
   }
 
   /**
@@ -284,6 +313,7 @@ export class Controller {
     this.lostWhy = undefined;
     term.signal.addEventListener('abort', () => this.depose(term, describeReason(term.signal.reason)), { once: true });
     if (term.signal.aborted) this.depose(term, describeReason(term.signal.reason));
+    await this.adoptConfig();
     this.epoch = term.epoch;
     // An earlier controller may have granted a lease just now.
     this.leaseFloor = this.monotonic() + this.leaseMs;
@@ -308,6 +338,7 @@ export class Controller {
     if (this.term !== term) return;
     this.phase = 'settling';
     this.event('controller', `controller ${this.name} leads with epoch ${this.epoch}${record ? ' (state restored)' : ' (new cluster)'}`);
+    this.event('config', `running ${this.configHow}`);
     // Verdicts reached before this term (the receiver runs all along) count too.
     this.replayVerdicts();
     this.quorate = false;
@@ -348,6 +379,7 @@ export class Controller {
     const refresh = async (): Promise<void> => {
       if (this.term !== undefined || this.shutdown.signal.aborted) return;
       const record = await this.store.load();
+      await this.followConfig();
       if (this.term !== undefined) return;
       const view = new Observed(this.config.nodes.map((n) => n.name), this.clock(), record);
       this.observed = view;
@@ -445,7 +477,7 @@ export class Controller {
       const policy = this.config.cluster.noQuorumPolicy ?? DEFAULTS.noQuorumPolicy;
       const why = `${node}'s lease lapsed although it is granted: the grants do not reach it (the path from the controller to ${node} fails); it applied no-quorum policy ${policy}`;
       if (!this.observed.isolate(node, now, why)) return;
-      if (policy === 'stop') this.observed.dropCopiesOn(node, (key) => this.requires(baseId(key)) !== 'nothing');
+      if (policy === 'stop') this.observed.dropCopiesOn(node, (key) => this.agentRequires(node, key) !== 'nothing');
       this.changed(`${node} is isolated: ${why}`, true, node);
       return;
     }
@@ -609,7 +641,7 @@ export class Controller {
     const mono = this.monotonic();
     for (const n of this.observed.nodes.values()) {
       if (!n.isolated || mono < this.leaseEnd(n.name)) continue;
-      const dropped = this.observed.dropCopiesOn(n.name, (key) => this.requires(baseId(key)) !== 'nothing');
+      const dropped = this.observed.dropCopiesOn(n.name, (key) => this.agentRequires(n.name, key) !== 'nothing');
       if (dropped.length > 0) this.event('lease', `${n.name}'s lease has surely ended: its agent stopped ${dropped.join(', ')} (no-quorum policy stop)`, { node: n.name });
     }
   }
@@ -624,7 +656,9 @@ export class Controller {
     for (const n of this.observed.nodes.values()) {
       const s = nodes[n.name];
       if (s === undefined) continue;
-      if (s.state === 'unclean' && !(stops && mono >= this.leaseEnd(n.name))) nodes[n.name] = { ...s, leased: true };
+      // A copy whose agent keeps it through a lapse (sent requires nothing before a change said
+      // otherwise) is not stopped at the lease end: the node counts as leased until it is fenced.
+      if (s.state === 'unclean' && (!(stops && mono >= this.leaseEnd(n.name)) || this.keptThroughLapse(n.name))) nodes[n.name] = { ...s, leased: true };
       // Observed, never acted on (its copies needing quorum are dropped once its lease ended).
       if (n.isolated) nodes[n.name] = { ...s, maintenance: true };
     }
@@ -738,6 +772,138 @@ export class Controller {
     this.changed(`operator set ${node} ${value ? field : `out of ${field}`}`, true, node);
   }
 
+  // --- configuration changes (haven apply, haven rollback: docs/operations.md) ------------------
+
+  /** At the start of a term: run the newest configuration in the store (config-manager.ts). */
+  private async adoptConfig(): Promise<void> {
+    if (!this.configs || !this.opts.configFile) return;
+    const { running, how } = await this.configs.adopt(this.opts.configFile);
+    this.configHow = how;
+    if (canonicalConfig(running.config) !== canonicalConfig(this.config)) this.install(running.config);
+    this.log.info({ version: running.version, origin: running.entry.origin }, `running ${how}`);
+  }
+
+  /** A follower shows the newest configuration too (read-only; a bad one is logged, not run). */
+  private async followConfig(): Promise<void> {
+    if (!this.configs || !this.opts.configFile) return;
+    try {
+      const before = this.configs.adopted ? this.configs.running.version : 0;
+      const running = await this.configs.refresh(this.config);
+      if (running === undefined || running.version === before) return;
+      this.configHow = `configuration version ${running.version} from the store (${describeEntry(running.entry)}), as a follower`;
+      this.install(running.config);
+    } catch (err) {
+      this.log.warn({ err }, 'follower: cannot read the newest configuration');
+    }
+  }
+
+  /**
+   * Swaps everything derived from the configuration: the primitives, what they require, the
+   * agent client, the fencing devices and topology, the load-balancer sync. Nothing else changes
+   * (nodes, rings and timing are fixed: reconfigure.ts); the next plan uses the new configuration.
+   */
+  private install(config: Config): void {
+    const before = new Map(this.primitives);
+    this.config = config;
+    this.agents = new AgentClient(config);
+    this.fencing.useConfig(config, config.cluster.defaults?.operationTimeout ?? DEFAULTS.operationTimeout);
+    this.primitives.clear();
+    for (const r of config.resources ?? []) collectPrimitives(r, this.primitives);
+    for (const [id, p] of before) if (!this.primitives.has(id)) this.retired.set(id, p);
+    for (const id of this.primitives.keys()) this.retired.delete(id);
+    this.requires = requiresOf(config);
+    this.lb.stop();
+    this.lb = this.makeLb(config);
+    for (const r of [...this.restarting]) if (!(config.resources ?? []).some((x) => x.id === r)) this.restarting.delete(r);
+  }
+
+  /** What a copy's agent applies when its lease lapses: the requires it was last sent, else its own file's. */
+  private agentRequires(node: string, key: string): Requires {
+    return this.heldRequires.get(`${key}@${node}`) ?? this.fileRequires(baseId(key));
+  }
+
+  /** Whether a node runs a copy its agent keeps through a lapse although the configuration now says it needs quorum. */
+  private keptThroughLapse(node: string): boolean {
+    for (const [key, perNode] of this.observed.copies) {
+      const c = perNode.get(node);
+      if (c === undefined || c.state === 'stopped') continue;
+      if (this.agentRequires(node, key) === 'nothing' && this.requires(baseId(key)) !== 'nothing') return true;
+    }
+    return false;
+  }
+
+  /** GET /v1/config: the running configuration (or an older version) with its history entry. */
+  async configShow(version?: number): Promise<{ running: number; how: string; version: ConfigVersion }> {
+    const configs = this.requireHistory();
+    const running = configs.running;
+    const v = version === undefined || version === running.version ? { ...running.entry, text: running.text } : await configs.version(version);
+    return { running: running.version, how: this.configHow, version: v };
+  }
+
+  /** GET /v1/config/history: the latest versions, oldest first, without their texts. */
+  async configHistory(limit: number): Promise<{ running: number; versions: Omit<ConfigVersion, 'text'>[] }> {
+    const configs = this.requireHistory();
+    const versions = await configs.history(limit);
+    return { running: configs.running.version, versions: versions.map(({ text: _text, ...rest }) => rest) };
+  }
+
+  /**
+   * POST /v1/config: validates `text`, diffs it against the running configuration and plans with
+   * it; unless `dryRun`, records it as the next version (if `baseVersion` still runs) and runs it.
+   * Bad input, a fixed field changed, a stale base: refused, nothing changed.
+   */
+  applyConfig(req: ConfigRequest): Promise<ConfigResult> {
+    const run = this.configChange.then(() => this.changeConfig(req));
+    this.configChange = run.catch(() => undefined);
+    return run;
+  }
+
+  /** POST /v1/config/rollback: an older version's text applied again as a new version. */
+  async rollbackConfig(req: Omit<ConfigRequest, 'text' | 'name' | 'origin' | 'rollbackOf'> & { version?: number }): Promise<ConfigResult> {
+    const configs = this.requireHistory();
+    const running = configs.running;
+    const target = req.version ?? running.entry.replaces;
+    if (target < 1) throw new HavenError('USAGE', `version ${running.version} replaced none: there is nothing to roll back to`, { hint: 'name a version: haven rollback VERSION (haven config history lists them)' });
+    if (target === running.version) throw new HavenError('USAGE', `version ${target} is the one running`, { hint: 'name an older version (haven config history)' });
+    const old = await configs.version(target);
+    return this.applyConfig({
+      ...req,
+      text: old.text,
+      name: `configuration version ${target}`,
+      origin: 'rollback',
+      rollbackOf: target,
+      message: req.message || `rollback to version ${target}`,
+    });
+  }
+
+  private async changeConfig(req: ConfigRequest): Promise<ConfigResult> {
+    const configs = this.requireHistory();
+    const proposal = configs.prepare(req.text, req.name);
+    const now = this.clock();
+    const plan = schedule(this.effectiveConfig(now, proposal.config), this.statusNow(now), now);
+    const base = configs.running;
+    const result = { base: base.version, changes: proposal.changes, plan };
+    if (req.dryRun) return { ...result, applied: false, dryRun: true };
+    // Nothing to change: no version is recorded.
+    if (proposal.changes.length === 0) return { ...result, applied: false, dryRun: false };
+    this.assertLeads();
+    const running = await configs.record(proposal, { baseVersion: req.baseVersion, by: req.by, message: req.message, origin: req.origin ?? 'apply', ...(req.rollbackOf === undefined ? {} : { rollbackOf: req.rollbackOf }) });
+    this.install(running.config);
+    this.configHow = `configuration version ${running.version} (${describeEntry(running.entry)})`;
+    const summary = summarizeChanges(proposal.changes);
+    this.changed(`configuration version ${running.version} ${req.origin === 'rollback' ? `(rollback to version ${req.rollbackOf})` : 'applied'} by ${req.by}${req.message ? `: ${req.message}` : ''}; ${summary.join(', ')}`, true);
+    return { ...result, applied: true, dryRun: false, version: running.version, entry: running.entry };
+  }
+
+  private requireHistory(): ConfigManager {
+    if (!this.configs || !this.configs.adopted) {
+      throw new HavenError(this.configs ? 'UNREACHABLE' : 'UNSUPPORTED', this.configs ? `controller ${this.name} has not loaded the configuration history yet` : 'this controller keeps no configuration history (started without a --config file)', {
+        hint: this.configs ? 'try again once it leads or follows (haven status)' : 'run haven controller --config FILE',
+      });
+    }
+    return this.configs;
+  }
+
   // --- what the API shows ------------------------------------------------------------------------
 
   snapshot(): ControllerSnapshot {
@@ -772,6 +938,7 @@ export class Controller {
       plan: this.plan ? { startedAt: this.plan.startedAt, actions: this.plan.actions, done: this.plan.done, running: [...this.plan.running], summary: [...this.plan.summary] } : null,
       lastPlanAt: this.lastPlanAt ?? null,
       resources: (this.config.resources ?? []).map((r) => ({ id: r.id, type: r.type })),
+      config: this.configs?.adopted ? { version: this.configs.running.version, entry: this.configs.running.entry, how: this.configHow } : null,
     };
   }
 
@@ -955,6 +1122,14 @@ export class Controller {
     try {
       const state = await this.agents.state(node, 5000, signal);
       this.observed.probedNode(node, state.copies);
+      for (const c of state.copies) {
+        if (c.resource.requires !== undefined) this.heldRequires.set(`${c.instance}@${node}`, c.resource.requires);
+        else this.heldRequires.delete(`${c.instance}@${node}`);
+        // A copy of a primitive no longer configured: stopped with what its agent says it runs.
+        if (!this.primitives.has(c.resource.primitive) && !this.retired.has(c.resource.primitive)) {
+          this.retired.set(c.resource.primitive, { type: 'primitive', id: c.resource.primitive, agent: c.resource.agent, params: c.resource.params });
+        }
+      }
       this.reportFloor.set(node, { incarnation: state.incarnation, seq: state.eventSeq ?? -1 });
       this.event('probe', `${node} runs ${state.copies.length ? state.copies.map((c) => `${c.instance} (${c.state})`).join(', ') : 'nothing'}`, { node });
       return { ok: true };
@@ -966,15 +1141,16 @@ export class Controller {
   private async operate(a: Action, operation: OperationRequest['operation'], signal: AbortSignal): Promise<ActionOutcome> {
     const key = a.resource!;
     const node = a.node!;
-    const prim = this.primitives.get(baseId(key));
+    const prim = this.primitives.get(baseId(key)) ?? this.retired.get(baseId(key));
     if (!prim) return { ok: false, why: `${key} is not configured (an orphan's stop needs what it was started with)` };
+    const requires = this.requires(prim.id);
     const timeoutMs = a.timeout ?? this.config.cluster.defaults?.operationTimeout ?? DEFAULTS.operationTimeout;
     const req: OperationRequest = {
       epoch: this.epoch,
       action: a.id,
       operation,
       instance: key,
-      resource: { primitive: prim.id, agent: prim.agent, params: this.lb.params(prim) },
+      resource: { primitive: prim.id, agent: prim.agent, params: this.lb.params(prim), requires },
       timeoutMs,
       ...(a.interval !== undefined ? { intervalMs: a.interval } : {}),
     };
@@ -982,6 +1158,7 @@ export class Controller {
     try {
       await this.lb.before(operation, key, node, signal); // drain a backend before its stop (lb-sync.ts)
       r = await this.agents.operation(node, req, signal);
+      this.heldRequires.set(`${key}@${node}`, requires);
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
       if (err instanceof HavenError && err.code === 'CONFLICT' && /is older than epoch/.test(why)) this.supersede(why);
@@ -1113,12 +1290,14 @@ export class Controller {
     }
   }
 
-  private effectiveConfig(now: number): Config {
-    const live = this.operatorConstraints.filter((c) => c.expires === undefined || c.expires > now);
-    if (live.length === 0 && this.restarting.size === 0) return this.config;
+  private effectiveConfig(now: number, config: Config = this.config): Config {
+    // A move or ban of a resource the configuration no longer has is kept (it may come back) but not planned with.
+    const ids = new Set((config.resources ?? []).map((r) => r.id));
+    const live = this.operatorConstraints.filter((c) => (c.expires === undefined || c.expires > now) && ids.has(c.resource));
+    if (live.length === 0 && this.restarting.size === 0) return config;
     const extra: Constraint[] = live.map((c) => ({ type: 'location', id: c.id, resource: c.resource, node: c.node, score: c.kind === 'ban' ? -INFINITY : INFINITY }));
-    const resources = this.restarting.size === 0 ? this.config.resources : (this.config.resources ?? []).map((r) => (this.restarting.has(r.id) ? withTargetRole(r, 'stopped') : r));
-    return { ...this.config, ...(resources ? { resources } : {}), constraints: [...(this.config.constraints ?? []), ...extra] };
+    const resources = this.restarting.size === 0 ? config.resources : (config.resources ?? []).map((r) => (this.restarting.has(r.id) ? withTargetRole(r, 'stopped') : r));
+    return { ...config, ...(resources ? { resources } : {}), constraints: [...(config.constraints ?? []), ...extra] };
   }
 
   private requireResource(id: string): void {
@@ -1149,6 +1328,36 @@ export class Controller {
     }
     return [...nodes].sort();
   }
+}
+
+/** A configuration change asked through the API (POST /v1/config, /v1/config/rollback). */
+export interface ConfigRequest {
+  /** The configuration's YAML (or JSON) text. */
+  readonly text: string;
+  /** What errors are located in: the operator's file name, or `request`. */
+  readonly name: string;
+  /** The version the operator diffed against; another one running: CONFLICT. */
+  readonly baseVersion: number;
+  readonly message: string;
+  /** `operator alice`. */
+  readonly by: string;
+  readonly dryRun: boolean;
+  readonly origin?: ConfigOrigin;
+  readonly rollbackOf?: number;
+}
+
+/** What a configuration change did, or would do (dryRun). */
+export interface ConfigResult {
+  /** The running version it was diffed against. */
+  readonly base: number;
+  readonly changes: readonly ConfigChange[];
+  /** The plan the controller would make with it now. */
+  readonly plan: Plan;
+  readonly dryRun: boolean;
+  /** Whether a new version was recorded and runs (false: a dry run, or nothing changed). */
+  readonly applied: boolean;
+  readonly version?: number;
+  readonly entry?: Omit<ConfigVersion, 'text'>;
 }
 
 export interface ControllerSnapshot {
@@ -1187,6 +1396,8 @@ export interface ControllerSnapshot {
   readonly plan: { startedAt: number; actions: number; done: number; running: string[]; summary: string[] } | null;
   readonly lastPlanAt: number | null;
   readonly resources: readonly { id: string; type: string }[];
+  /** The configuration that runs: its version, history entry and where it came from; null without a history. */
+  readonly config: { version: number; entry: Omit<ConfigVersion, 'text'>; how: string } | null;
 }
 
 /**

@@ -11,7 +11,7 @@ import type { Server } from 'node:http';
 import { createAdaptorServer } from '@hono/node-server';
 import type { Command } from 'commander';
 import { pino, type Logger } from 'pino';
-import { loadConfigFile } from '../../config/load.js';
+import { parseConfig, readText } from '../../config/load.js';
 import { controllerApp } from '../../controller/api.js';
 import { Controller } from '../../controller/controller.js';
 import { HeartbeatReceiver } from '../../membership/receiver.js';
@@ -49,7 +49,8 @@ export function registerController(program: Command): void {
 }
 
 async function runController(opts: ControllerOptions): Promise<void> {
-  const loaded = await loadConfigFile(opts.config);
+  const text = await readText(opts.config);
+  const loaded = parseConfig(text, opts.config);
   if (!loaded.ok) throw new ConfigInvalidError(opts.config, loaded.errors);
   const config = loaded.config;
   const me = pickController(config, opts.name);
@@ -60,7 +61,7 @@ async function runController(opts: ControllerOptions): Promise<void> {
   // The receiver answers heartbeats with the controller's lease grants once it exists.
   let controller: Controller | undefined;
   const membership = await HeartbeatReceiver.start({ config, controller: me.name, logger, grant: (node, epoch, lapsed) => controller?.grantLease(node, epoch, lapsed) });
-  controller = new Controller({ config, store: store.store, membership, logger, name: me.name, recampaign: store.kind === 'etcd' });
+  controller = new Controller({ config, configFile: { path: opts.config, text }, store: store.store, membership, logger, name: me.name, recampaign: store.kind === 'etcd' });
   await controller.start();
   const app = controllerApp(controller);
   const servers: Server[] = [];

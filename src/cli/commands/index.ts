@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { registerAgent } from './agent.js';
 import { registerCheck } from './check.js';
+import { registerConfig } from './config.js';
 import { registerController } from './controller.js';
 import { registerFence } from './fence.js';
 import { registerConvert } from './convert.js';
@@ -18,5 +19,6 @@ export function registerCommands(program: Command): void {
   registerAgent(program);
   registerController(program);
   registerOperate(program);
+  registerConfig(program);
   registerFence(program);
 }
