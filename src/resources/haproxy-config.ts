@@ -46,7 +46,7 @@ export const HAPROXY_PARAMS = [
   'suspectAfter',
 ] as const;
 /** Params of one service, written `<service>.<field>`. */
-export const SERVICE_FIELDS = ['bind', 'backend', 'servers', 'port', 'balance', 'mode', 'check', 'retries', 'connectTimeout'] as const;
+export const SERVICE_FIELDS = ['bind', 'backend', 'servers', 'port', 'balance', 'mode', 'check', 'retries', 'connectTimeout', 'transparent'] as const;
 
 const SERVICE_RE = /^[A-Za-z0-9_-]{1,32}$/;
 const SERVER_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -77,6 +77,11 @@ export interface Service {
   readonly check: HealthCheck;
   readonly retries: number;
   readonly connectTimeoutMs: number;
+  /**
+   * Bind the address even while it is not on the host (`bind … transparent`): HAProxy runs on
+   * every host (a clone) and the VIP, colocated with it, arrives on one of them at a failover.
+   */
+  readonly transparent: boolean;
 }
 
 export interface HaproxySpec {
@@ -226,6 +231,9 @@ export function parseHaproxyParams(params: Params, opts: { needServers?: boolean
     if (typeof check === 'string') problems.push(`${at('check')}: ${check}`);
     const svcRetries = num(intParam(params, at('retries'), retries, 0, 100));
     const svcConnect = num(durationParam(params, at('connectTimeout'), connectTimeoutMs));
+    const transparentValue = params[at('transparent')];
+    const transparent = transparentValue === true || transparentValue === 'true';
+    if (transparentValue !== undefined && typeof transparentValue !== 'boolean' && transparentValue !== 'true' && transparentValue !== 'false') problems.push(`${at('transparent')}: must be true or false`);
     if (typeof bind !== 'string' && typeof check !== 'string') {
       services.push({
         name,
@@ -239,6 +247,7 @@ export function parseHaproxyParams(params: Params, opts: { needServers?: boolean
         check,
         retries: svcRetries,
         connectTimeoutMs: svcConnect,
+        transparent,
       });
     }
   }
@@ -311,7 +320,7 @@ export function renderHaproxyConfig(spec: HaproxySpec, opts: RenderOptions): str
     line();
     line(`frontend ${frontendName(s.name)}`);
     line(`  mode ${s.mode}`);
-    line(`  bind ${s.bindAddress}:${s.bindPort}`);
+    line(`  bind ${s.bindAddress}:${s.bindPort}${s.transparent ? ' transparent' : ''}`);
     line(`  default_backend ${backendName(s.name)}`);
     line();
     line(`backend ${backendName(s.name)}`);

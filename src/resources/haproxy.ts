@@ -98,11 +98,12 @@ async function writeAtomic(path: string, text: string): Promise<void> {
 /**
  * The `process` agent's params that run this HAProxy in master-worker mode. `ready`: with the
  * start's readiness check, once the first frontend listens (the master binds before the worker
- * starts; a connection made meanwhile waits in the backlog, it is not refused). Monitors check
- * the runtime API instead.
+ * starts; a connection made meanwhile waits in the backlog, it is not refused); with only
+ * transparent frontends, a short settle, then the runtime API. Monitors check the runtime API.
  */
 function processParams(spec: HaproxySpec, p: HaproxyPaths, ready = false): Params {
-  const first = spec.services[0];
+  // A transparent bind may name an address this host does not hold (yet): not one to check.
+  const first = spec.services.find((s) => !s.transparent);
   const quote = (s: string): string => `'${s}'`;
   return {
     command: spec.binary,
