@@ -1,5 +1,6 @@
 // How the operator commands reach a controller: `--controller URL` (http://host:port or
-// unix:/path/to.sock), else $HAVEN_CONTROLLER, else the controller socket of the one lab that
+// unix:/path/to.sock, or several of them comma-separated: the leader among them is found the
+// same way), else $HAVEN_CONTROLLER (the same forms), else the controller socket of the one lab that
 // is up (/run/haven-lab/<name>/controller.sock). A lab with three controllers has one socket each
 // (controller.sock, controller2.sock, controller3.sock): the leader among them is found by asking
 // each for /v1/health, before every call. Errors come back with the controller's code.
@@ -13,8 +14,8 @@ export interface Endpoint {
   readonly describe: string;
   readonly socketPath?: string;
   readonly base?: URL;
-  /** Several controllers' sockets (a lab with 3 controllers): each call goes to the one that leads. */
-  readonly candidates?: readonly string[];
+  /** Several controllers (socket paths, or endpoints from a comma list): each call goes to the one that leads. */
+  readonly candidates?: readonly (string | Endpoint)[];
 }
 
 /** A lab's controller sockets: controller.sock, then controller2.sock, controller3.sock. */
@@ -55,6 +56,12 @@ export function resolveEndpoint(flag: string | undefined, env: NodeJS.ProcessEnv
 }
 
 export function parseEndpoint(text: string): Endpoint {
+  if (text.includes(',')) {
+    const parts = text.split(',').map((t) => t.trim());
+    if (parts.some((t) => t === '' || t.includes(','))) throw new UsageError(`--controller ${text}: an empty entry in the list`, { hint: 'http://A:PORT,http://B:PORT,… without spaces or empty entries' });
+    const candidates = parts.map((t) => parseEndpoint(t));
+    return { describe: `the leader of ${candidates.map((c) => c.describe).join(', ')}`, candidates };
+  }
   if (text.startsWith('unix:')) return { describe: text, socketPath: text.slice(5) };
   try {
     const base = new URL(text);
@@ -67,7 +74,8 @@ export function parseEndpoint(text: string): Endpoint {
 
 /** One request to the controller's API (the leader, when there are several); the JSON answer, or the controller's error as a HavenError. */
 export async function call<T>(ep: Endpoint, method: 'GET' | 'POST', path: string, body?: unknown, timeoutMs = 10_000): Promise<T> {
-  const target = ep.candidates === undefined ? ep : await findLeader(ep.candidates);
+  // A read goes to a follower too when nobody leads (an election, etcd without a majority): it shows the stored state.
+  const target = ep.candidates === undefined ? ep : method === 'GET' ? await findLeader(ep.candidates, 1_500, true) : await findLeader(ep.candidates);
   return callOne<T>(target, method, path, body, timeoutMs);
 }
 
@@ -90,12 +98,12 @@ export function leadsFromHealth(health: unknown): boolean | undefined {
  * that says it leads wins, else one that says nothing of leadership. While they all answer as
  * followers (an election is under way) or none answers, asks again for up to waitMs.
  */
-export async function findLeader(sockets: readonly string[], waitMs = 5_000): Promise<Endpoint> {
+export async function findLeader(sockets: readonly (string | Endpoint)[], waitMs = 5_000, anyIfNone = false): Promise<Endpoint> {
   const deadline = Date.now() + waitMs;
   for (;;) {
     const answers = await Promise.all(
       sockets.map(async (p) => {
-        const ep: Endpoint = { describe: `unix:${p}`, socketPath: p };
+        const ep: Endpoint = typeof p === 'string' ? { describe: `unix:${p}`, socketPath: p } : p;
         try {
           return { ep, leads: leadsFromHealth(await callOne<unknown>(ep, 'GET', '/v1/health', undefined, 1_000)), answered: true };
         } catch {
@@ -106,6 +114,8 @@ export async function findLeader(sockets: readonly string[], waitMs = 5_000): Pr
     const leader = answers.find((a) => a.leads === true) ?? answers.find((a) => a.answered && a.leads === undefined);
     if (leader !== undefined) return leader.ep;
     if (Date.now() > deadline) {
+      const anyone = answers.find((a) => a.answered);
+      if (anyIfNone && anyone !== undefined) return anyone.ep;
       const followers = answers.filter((a) => a.answered).length;
       throw new HavenError('UNREACHABLE', `no controller leads: ${followers} of ${sockets.length} answered, ${followers === 0 ? 'none' : 'all'} as followers`, {
         hint: followers === 0 ? 'are they running? (haven lab status)' : 'the controllers cannot elect a leader: is a majority of etcd up? (haven lab status)',

@@ -15,6 +15,11 @@ function ago(now: number, then: number): string {
 export function renderStatus(s: ControllerSnapshot): string {
   const out: string[] = [];
   out.push(`cluster ${s.cluster} · controller epoch ${s.epoch} · ${s.phase} · ${time(s.now)}`);
+  // Several controllers (etcd): who answers, and who leads. Older controllers say neither.
+  if (s.role === 'follower') {
+    const l = s.leader;
+    out.push(`controller ${s.name} follows: ${l ? `${l.name} leads with epoch ${l.epoch}${l.url ? ` (${l.url})` : ''}` : `nobody leads right now${s.lostWhy ? ` (${s.lostWhy})` : ''}`} · this view is the stored state as ${s.name} sees it; commands go to the leader`);
+  } else if (s.role === 'leader' && s.name !== undefined) out.push(`controller ${s.name} leads`);
   // The configuration that runs, and where it came from (older controllers say nothing of it).
   if (s.config) out.push(`config: ${s.config.how}`);
   const q = s.quorum;

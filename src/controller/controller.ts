@@ -164,6 +164,8 @@ export class Controller {
   private readonly confirming = new Set<string>();
   /** Nodes whose heartbeats say their lease lapsed. */
   private readonly lapsed = new Set<string>();
+  /** node → when the current streak of grants began (monotonic). */
+  private readonly grantStreak = new Map<string, number>();
   private readonly recheckTimers = new Map<string, NodeJS.Timeout>();
   plan: PlanState | undefined;
   lastPlanAt: number | undefined;
@@ -460,8 +462,14 @@ export class Controller {
       return undefined;
     }
     if (!this.quorate || (this.phase !== 'running' && this.phase !== 'settling')) return undefined;
-    if (lapsed !== this.lapsed.has(node)) this.onLapse(node, lapsed);
-    this.granted.set(node, this.monotonic());
+    const mono = this.monotonic();
+    const last = this.granted.get(node);
+    // A new streak of grants (a new term, quorum back): heartbeats the node sent before the first
+    // grant reached it still say it lapsed (on the other rings too); that is not news for a ring timeout.
+    if (last === undefined || mono - last > this.leaseMs) this.grantStreak.set(node, mono);
+    const news = !lapsed || mono - (this.grantStreak.get(node) ?? mono) > (this.config.cluster.heartbeat?.ringTimeout ?? DEFAULTS.ringTimeout);
+    if (lapsed !== this.lapsed.has(node) && news) this.onLapse(node, lapsed);
+    this.granted.set(node, mono);
     return { epoch: this.epoch, leaseMs: this.leaseMs };
   }
 
