@@ -150,7 +150,7 @@ async function cleanup(): Promise<void> {
       // gone
     }
   }
-  if (labUp) await destroyLab(LAB, DIR).catch((err: unknown) => say(`lb bench: lab down: ${err instanceof Error ? err.message : String(err)}`));
+  if (labUp) await destroyLab(LAB, DIR, { keepLogs: process.env['HAVEN_BENCH_KEEP'] === '1' }).catch((err: unknown) => say(`lb bench: lab down: ${err instanceof Error ? err.message : String(err)}`));
   labUp = false;
   if (tmp !== undefined && process.env['HAVEN_BENCH_KEEP'] !== '1') rmSync(tmp, { recursive: true, force: true });
 }

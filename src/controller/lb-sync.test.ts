@@ -67,6 +67,8 @@ describe('lb-sync, pure parts', () => {
     assert.deepEqual(state(view({}, ALL_UP)), ['h1:ready', 'h2:ready', 'h3:ready']);
     assert.deepEqual(state(view({ h2: { state: 'unclean' } }, ALL_UP)), ['h1:ready', 'h2:maint!', 'h3:ready'], 'a lost node: out, its sessions closed');
     assert.deepEqual(state(view({}, ALL_UP), ['h3']), ['h1:ready', 'h2:ready', 'h3:maint'], 'silent on every ring: out, sessions kept');
+    assert.deepEqual(state(view({}, ALL_UP), ['h1', 'h2', 'h3']), ['h1:ready', 'h2:ready', 'h3:ready'], 'silence alone never empties a service');
+    assert.deepEqual(state(view({ h1: { state: 'unclean' } }, ALL_UP), ['h2', 'h3']), ['h1:maint!', 'h2:ready', 'h3:ready'], 'a lost node stays out');
     assert.deepEqual(state(view({}, { 'api-web': { h1: 'started', h2: 'failed' } })), ['h1:ready', 'h2:maint!', 'h3:maint'], 'a failed copy: out and closed; no copy: out');
     assert.deepEqual(state(view({ h1: { standby: true } }, ALL_UP)), ['h1:drain', 'h2:ready', 'h3:ready'], 'standby: drain');
     assert.deepEqual(state(view({}, { 'api-web': { h1: 'started', h2: 'stopped', h3: 'started' }, 'api-web:1': { h2: 'started' } })), ['h1:ready', 'h2:ready', 'h3:ready'], 'any copy of the backend on the node counts');

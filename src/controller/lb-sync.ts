@@ -188,6 +188,8 @@ export interface Override {
 export function wantedServers(b: Balancer, view: LbView, silent: ReadonlySet<string>, overrides: ReadonlyMap<string, Override> = new Map()): ServerWant[] {
   const wants: ServerWant[] = [];
   for (const s of b.services) {
+    const first = wants.length;
+    const suspected: number[] = [];
     for (const server of s.servers) {
       const node = view.nodes.get(server);
       const backend = s.backend.length === 0 ? ({ running: true } as const) : backendOn(view, s.backend, server);
@@ -195,12 +197,23 @@ export function wantedServers(b: Balancer, view: LbView, silent: ReadonlySet<str
       let want: ServerWant;
       if (node === undefined) want = { service: s.name, server, state: 'maint', reason: `${server} is not a cluster node` };
       else if (node.state !== 'online') want = { service: s.name, server, state: 'maint', shutdown: node.state !== 'unknown', reason: `${server} is ${node.state}` };
-      else if (silent.has(server)) want = { service: s.name, server, state: 'maint', reason: `${server} is silent on every ring` };
+      else if (silent.has(server)) {
+        want = { service: s.name, server, state: 'maint', reason: `${server} is silent on every ring` };
+        if (backend.running) suspected.push(wants.length);
+      }
       else if (!backend.running) want = { service: s.name, server, state: 'maint', ...(backend.failed ? { shutdown: true } : {}), reason: backend.what };
       else if (override !== undefined) want = { service: s.name, server, state: override.state, reason: override.reason };
       else if (node.standby) want = { service: s.name, server, state: 'drain', reason: `${server} is in standby` };
       else want = { service: s.name, server, state: 'ready' };
       wants.push(want);
+    }
+    // Silence alone never empties a service: with no other server ready (a loaded controller
+    // hearing no one for a moment), a server that may be alive beats none (HAProxy retries).
+    if (suspected.length > 0 && !wants.slice(first).some((w) => w.state === 'ready')) {
+      for (const i of suspected) {
+        const w = wants[i] as ServerWant;
+        wants[i] = { service: w.service, server: w.server, state: 'ready', reason: `${w.server} is silent on every ring, but no other server is ready` };
+      }
     }
   }
   return wants;
