@@ -135,6 +135,7 @@ describe('three controllers on etcd', { skip, timeout: 300_000 }, () => {
       assert.equal(fs.role, 'follower');
       assert.equal(fs.leader?.name, after.name);
       const text = await haven(['status', '--controller', c.controllerUrl(old)]);
+      assert.equal(text.code, 0, text.stderr);
       assert.match(text.stdout, new RegExp(`controller ${old} follows: ${after.name} leads with epoch ${after.status.epoch}`));
       const refused = await haven(['resource', 'clear', 'keep', '--controller', c.controllerUrl(old)]);
       assert.equal(refused.code, 9, 'CONFLICT');
@@ -312,7 +313,7 @@ async function raftLeader(cluster: EtcdCluster): Promise<number> {
 /** Runs the real `haven` CLI; resolves with its exit code and output. */
 function haven(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [fileURLToPath(new URL('../../../bin/haven.js', import.meta.url)), ...args], { timeout: 20_000, env: { ...process.env, NO_COLOR: '1' } }, (err, stdout, stderr) => {
+    execFile(process.execPath, [fileURLToPath(new URL('../../../bin/haven.js', import.meta.url)), ...args], { timeout: 30_000, env: { ...process.env, NO_COLOR: '1' } }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr });
     });
   });
