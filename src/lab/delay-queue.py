@@ -7,7 +7,9 @@
 #
 #   python3 delay-queue.py QUEUE DELAY_MS
 #
-# Prints "ready" on stdout once bound. On SIGTERM it releases every held packet and exits.
+# Prints "ready" on stdout once bound. On SIGTERM it releases every held packet and exits, after
+# one line on stderr: how many packets it held and how late it let them go (a delay line starved
+# of CPU holds packets longer than asked; the lab's log shows it).
 # Started and stopped by src/lab/lab.ts (`degrade`, `heal`); never run it by hand on a queue
 # number the lab did not give it.
 
@@ -72,6 +74,9 @@ configure([attr(NFQA_CFG_PARAMS, struct.pack('!IB', 0, NFQNL_COPY_META))])
 
 held = []  # (release time, arrival order, packet id)
 arrivals = 0
+late_max = 0.0
+late_sum = 0.0
+released = 0
 stopping = False
 
 
@@ -86,7 +91,8 @@ sys.stdout.write('ready\n')
 sys.stdout.flush()
 
 while not stopping:
-    timeout = None if not held else max(0.0, held[0][0] - time.monotonic())
+    # Never block for long: a SIGTERM only sets `stopping`, and select() is retried after it.
+    timeout = 0.1 if not held else min(0.1, max(0.0, held[0][0] - time.monotonic()))
     try:
         readable, _, _ = select.select([sock], [], [], timeout)
     except InterruptedError:
@@ -115,7 +121,14 @@ while not stopping:
             off += (length + 3) & ~3
     now = time.monotonic()
     while held and held[0][0] <= now:
-        accept(heapq.heappop(held)[2])
+        due, _, packet_id = heapq.heappop(held)
+        accept(packet_id)
+        late = now - due
+        late_max = max(late_max, late)
+        late_sum += late
+        released += 1
 
 while held:
     accept(heapq.heappop(held)[2])
+
+sys.stderr.write('delay-queue: queue %d: %d packets held %d ms, released late by %.1f ms on average, %.1f ms at most\n' % (queue, released, round(delay * 1000), (late_sum / released * 1000) if released else 0.0, late_max * 1000))
