@@ -16,6 +16,7 @@ import { powerOff, powerOn } from '../../src/lab/power.js';
 import type { ProbeAnswer, ProbeReport } from '../../src/lab/probe-report.js';
 import { runProbe } from '../../src/lab/probe.js';
 import { sleep } from '../../src/lab/system.js';
+import { runtimeCommand } from '../../src/resources/haproxy-runtime.js';
 import type { ControllerEvent } from '../../src/store/store.js';
 import { canRunLab, HAVEN, makeLab, ROOT, type TestLab } from '../lab/support.js';
 
@@ -48,12 +49,12 @@ describe('HAProxy on a VIP in front of an active/active API clone, on lab hosts'
       .map(([n]) => n)
       .sort();
 
-  async function waitFor<T>(what: string, fn: () => T | undefined | false, timeoutMs = 30_000): Promise<T> {
+  async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     let last: unknown;
     for (;;) {
       try {
-        const v = fn();
+        const v = await fn();
         if (v !== undefined && v !== false) return v;
       } catch (err) {
         last = err;
@@ -72,13 +73,26 @@ describe('HAProxy on a VIP in front of an active/active API clone, on lab hosts'
       return ok ? { lbHost: vip[0] as string } : undefined;
     }, 60_000);
 
+  /** Connections the HAProxy on `host` has taken on its `api` frontend. */
+  async function frontendSessions(host: string): Promise<number> {
+    const socket = join(lab.dir, lab.name, 'hosts', host, 'copies', 'copy-lb-haproxy', 'stats.sock');
+    const csv = await runtimeCommand(socket, 'show stat -1 1 -1', { timeoutMs: 2000 });
+    const lines = csv.split('\n');
+    const cols = (lines[0] ?? '').slice(2).split(',');
+    const row = lines.find((l) => l.startsWith('fe_api,FRONTEND,'))?.split(',') ?? [];
+    return Number(row[cols.indexOf('stot')] ?? 0);
+  }
+
   /**
-   * A probe of the VIP for `ms`, with `during` run `atMs` after it was launched; answers included,
-   * and when the fault began on the probe's clock. The probe starts in the client namespace a
-   * moment after its launch (a second on a loaded machine): the fault must come after its start.
+   * A probe of the VIP for `ms`, with `during` run `atMs` after the probe is seen hitting the
+   * VIP's HAProxy (it starts in the client namespace a moment after its launch: seconds on a
+   * loaded machine); answers included, and when the fault began on the probe's clock.
    */
   async function probe(ms: number, atMs: number, during: () => Promise<unknown>): Promise<{ report: ProbeReport; answers: readonly ProbeAnswer[]; faultAt: number }> {
+    const host = where(status(), 'lb-vip')[0] as string;
+    const before = await frontendSessions(host);
     const running = runProbe({ lab: lab.name, stateDir: lab.dir, target: `http://${vip}/`, durationMs: ms, activeActive: true });
+    await waitFor('the probe to reach the VIP', async () => ((await frontendSessions(host)) >= before + 20 ? true : undefined), 20_000);
     await sleep(atMs);
     const faultAt = Date.now();
     await during();
@@ -106,7 +120,7 @@ describe('HAProxy on a VIP in front of an active/active API clone, on lab hosts'
     const { lbHost } = await steady();
     const victim = HOSTS.find((h) => h !== lbHost) as string;
     const from = events().at(-1)?.seq ?? 0;
-    const { report, answers, faultAt } = await probe(7000, 3000, () => powerOff(lab.name, lab.dir, victim));
+    const { report, answers, faultAt } = await probe(7000, 1000, () => powerOff(lab.name, lab.dir, victim));
     const late = answers.filter((a) => a.sentMs > faultAt + BOUND_MS);
     assert.deepEqual(late.filter((a) => !a.ok).map((a) => a.error), [], `no failed request ${BOUND_MS} ms after the power cut`);
     assert.equal(late.filter((a) => a.host === victim).length, 0, `${victim} gets no traffic once it is out`);
@@ -131,24 +145,27 @@ describe('HAProxy on a VIP in front of an active/active API clone, on lab hosts'
     const { lbHost } = await steady();
     const victim = HOSTS.filter((h) => h !== lbHost).at(-1) as string;
     const from = events().at(-1)?.seq ?? 0;
-    const { report } = await probe(6000, 3000, async () => {
-      haven(['node', 'standby', victim]);
-      await waitFor(`api-web stopped on ${victim}`, () => !where(status(), 'api-web').includes(victim), 10_000);
-    });
-    assert.equal(report.failed, 0, `failed: ${JSON.stringify(report.errors)}`);
-    assert.ok((report.hosts[victim] ?? 0) > 0, 'it served before the drain');
-    const later = events().filter((e) => e.seq > from);
-    const drained = later.findIndex((e) => e.kind === 'lb' && e.node === victim && /draining/.test(e.message));
-    const stopped = later.findIndex((e) => e.kind === 'action' && e.message.startsWith(`stop api-web@${victim}`));
-    assert.ok(drained >= 0 && stopped > drained, 'drained before the stop');
-    haven(['node', 'online', victim]);
+    try {
+      const { report } = await probe(6000, 1000, async () => {
+        haven(['node', 'standby', victim]);
+        await waitFor(`api-web stopped on ${victim}`, () => !where(status(), 'api-web').includes(victim), 10_000);
+      });
+      assert.equal(report.failed, 0, `failed: ${JSON.stringify(report.errors)}`);
+      assert.ok((report.hosts[victim] ?? 0) > 0, 'it served before the drain');
+      const later = events().filter((e) => e.seq > from);
+      const drained = later.findIndex((e) => e.kind === 'lb' && e.node === victim && /draining/.test(e.message));
+      const stopped = later.findIndex((e) => e.kind === 'action' && e.message.startsWith(`stop api-web@${victim}`));
+      assert.ok(drained >= 0 && stopped > drained, 'drained before the stop');
+    } finally {
+      haven(['node', 'online', victim]);
+    }
     await steady();
   });
 
   it('the HAProxy host powered off: the VIP comes back on another host where HAProxy runs, fenced first', async () => {
     const { lbHost } = await steady();
     const from = events().at(-1)?.seq ?? 0;
-    const { report } = await probe(9000, 3000, () => powerOff(lab.name, lab.dir, lbHost));
+    const { report } = await probe(8000, 1000, () => powerOff(lab.name, lab.dir, lbHost));
     const moved = await waitFor('the VIP on another host', () => {
       const s = status();
       const vip = where(s, 'lb-vip');
