@@ -899,7 +899,12 @@ export class Controller {
     this.install(running.config);
     this.configHow = `configuration version ${running.version} (${describeEntry(running.entry)})`;
     const summary = summarizeChanges(proposal.changes);
-    this.changed(`configuration version ${running.version} ${req.origin === 'rollback' ? `(rollback to version ${req.rollbackOf})` : 'applied'} by ${req.by}${req.message ? `: ${req.message}` : ''}; ${summary.join(', ')}`, true);
+    const what = `configuration version ${running.version} ${req.origin === 'rollback' ? `(rollback to version ${req.rollbackOf})` : 'applied'} by ${req.by}${req.message ? `: ${req.message}` : ''}; ${summary.join(', ')}`;
+    this.event('config', what, undefined, { version: running.version, replaces: running.entry.replaces, changes: summary });
+    // Plan again with it; actions already sent run to their end.
+    this.current?.abort(new Error(`configuration version ${running.version} applied`));
+    this.persist();
+    this.wake();
     return { ...result, applied: true, dryRun: false, version: running.version, entry: running.entry };
   }
 
