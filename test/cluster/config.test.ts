@@ -2,7 +2,8 @@
 // `haven apply` adds a resource (it starts), changes a constraint (it moves); a controller
 // restart keeps the applied version and restarts nothing; a stale apply is refused (409) and
 // changes nothing; a fixed field is refused; `haven rollback` returns to an earlier version
-// (the resource stops); the history tells who, when, why.
+// (the resource stops); the history tells who, when, why. With three controllers on etcd: a
+// follower shows the applied version, and the one that takes over after a kill -9 runs it.
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -11,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { parse, stringify } from 'yaml';
+import { EtcdCluster, haveEtcd } from '../store/etcd-harness.js';
 import { LoopbackCluster } from './harness.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/haven.js', import.meta.url));
@@ -164,5 +166,51 @@ describe('configuration changes through the API', { timeout: 240_000 }, () => {
     assert.equal((await haven(['config', 'show', '9', '--controller', url])).code, 3, 'an unknown version is NOT_FOUND');
     const again = await haven(['rollback', '4', '--yes', '--controller', url]);
     assert.equal(again.code, 2, 'the running version is no rollback');
+  });
+});
+
+describe('configuration changes with three controllers on etcd', { skip: haveEtcd ? false : 'Debian etcd-server is not installed (/usr/bin/etcd)', timeout: 240_000 }, () => {
+  let etcd: EtcdCluster;
+  let c: LoopbackCluster;
+  before(async () => {
+    etcd = await EtcdCluster.start(3, { heartbeatMs: 50, electionMs: 500 });
+    c = new LoopbackCluster({
+      nodes: 3,
+      controllers: 3,
+      etcd: { endpoints: etcd.endpoints },
+      cluster: { name: `cfg-${process.pid}-${Math.floor(Math.random() * 1e6)}`, quorum: { lease: '15s' } },
+      resources: [sleeper('web', 200_011)],
+    });
+    await c.start();
+  });
+  after(async () => {
+    await c?.close();
+    await etcd?.stop();
+  });
+
+  it('an apply through any controller reaches the leader; followers show it; the next leader runs it and restarts nothing', async () => {
+    const first = await c.waitForLeader('steady', (s) => s.plan === null && where(s, 'web').length === 1);
+    assert.equal(first.status.config?.version, 1);
+    const path = join(c.dir, 'v2.yaml');
+    const doc = parse(readFileSync(c.configPath, 'utf8')) as Record<string, unknown>;
+    (doc['resources'] as unknown[]).push(sleeper('db', 200_012));
+    writeFileSync(path, stringify(doc));
+    const every = c.controllerNames.map((n) => c.controllerUrl(n)).join(',');
+    const r = await haven(['apply', path, '--yes', '-m', 'add db', '--controller', every]);
+    assert.equal(r.code, 0, r.stderr);
+    const applied = await c.waitForLeader('db running', (s) => where(s, 'db').length === 1 && s.plan === null && s.config?.version === 2);
+    const running = { web: c.pidOf(where(applied.status, 'web')[0]!, 'web'), db: c.pidOf(where(applied.status, 'db')[0]!, 'db') };
+    for (const name of c.controllerNames.filter((n) => n !== applied.name)) {
+      await c.waitFor(`${name} shows version 2`, (s) => s.role === 'follower' && s.config?.version === 2 && s.resources.some((x) => x.id === 'db'), 10_000, name);
+    }
+    await c.stopController('SIGKILL', applied.name);
+    const next = await c.waitForLeader('a new leader, idle', (s) => s.name !== applied.name && s.phase === 'running' && s.nodes.every((n) => n.probed) && s.plan === null, 20_000);
+    assert.equal(next.status.config?.version, 2);
+    assert.match(next.status.config?.how ?? '', /version 2 from the store \(by operator .*: add db\)/);
+    assert.equal(c.pidOf(where(next.status, 'db')[0]!, 'db'), running.db, 'db was not restarted');
+    assert.equal(c.pidOf(where(next.status, 'web')[0]!, 'web'), running.web, 'web was not restarted');
+    const history = await haven(['config', 'history', '--json', '--controller', every]);
+    assert.equal(history.code, 0, history.stderr);
+    assert.deepEqual((JSON.parse(history.stdout) as { versions: { version: number; origin: string }[] }).versions.map((v) => `${v.version} ${v.origin}`), ['1 file', '2 apply']);
   });
 });
