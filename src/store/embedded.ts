@@ -1,6 +1,7 @@
 // The embedded store: the controller's record as one JSON file replaced atomically (write a
 // temporary file, fsync, rename, fsync the directory), the event log as JSON lines appended and
-// fsynced, and the leader (name and epoch) in leader.json, replaced atomically. For one
+// fsynced (so are the fence history and the configuration history: fence-history.jsonl,
+// config-history.jsonl), and the leader (name and epoch) in leader.json, replaced atomically. For one
 // controller: the lab default and tests. A torn or foreign file is refused with a clear error
 // rather than read as empty, so nothing recorded is ever silently lost.
 //
