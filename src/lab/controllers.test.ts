@@ -60,6 +60,9 @@ describe('a lab with three controllers', () => {
       '--store', 'etcd:http://10.204.0.240:2379,http://10.204.0.241:2379,http://10.204.0.242:2379',
     ]);
     assert.equal(etcdStoreFlag(state.etcd!), 'etcd:http://10.204.0.240:2379,http://10.204.0.241:2379,http://10.204.0.242:2379');
+    const leased = planLab({ ...SPEC, controllers: 3, leaderLease: 2 });
+    const withLease = daemonCommand(leased, leased.hosts.find((h) => h.name === 'controller')!, 'controller');
+    assert.deepEqual(withLease.slice(-2), ['--leader-lease', '2']);
     assert.equal(logFile(state, 'controller2', 'etcd'), '/run/haven-lab/demo/logs/etcd-controller2.log');
     assert.equal(logFile(state, 'controller2', 'controller'), '/run/haven-lab/demo/logs/controller2.log');
   });
@@ -91,6 +94,8 @@ describe('a lab with one controller', () => {
     assert.equal(validateControllers(1), 1);
     assert.equal(validateControllers(3), 3);
     for (const n of [0, 2, 4]) assert.throws(() => planLab({ ...SPEC, controllers: n }), { code: 'USAGE' });
+    assert.throws(() => planLab({ ...SPEC, leaderLease: 2 }), { code: 'USAGE', message: /--controllers 3/ });
+    assert.throws(() => planLab({ ...SPEC, controllers: 3, leaderLease: 0 }), { code: 'USAGE' });
     assert.deepEqual([0, 1, 2].map(controllerHost), ['controller', 'controller2', 'controller3']);
     assert.throws(() => hostNames(['h1', 'controller3']), /reserved/);
   });

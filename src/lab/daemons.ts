@@ -38,7 +38,7 @@ export function daemonCommand(state: LabState, host: HostState, role: DaemonRole
     case 'controller': {
       const cmd = [...head, 'controller', '--config', state.config, '--state-dir', controllerStateDir(state, host.name), '--socket', controllerSocket(state, host.name)];
       // Several controllers share the lab's etcd and elect their leader there.
-      if (state.etcd !== undefined) cmd.push('--name', host.name, '--store', etcdStoreFlag(state.etcd));
+      if (state.etcd !== undefined) cmd.push('--name', host.name, '--store', etcdStoreFlag(state.etcd), ...(state.leaderLease === undefined ? [] : ['--leader-lease', String(state.leaderLease)]));
       return cmd;
     }
     case 'etcd':

@@ -43,6 +43,8 @@ export interface UpOptions {
   readonly bmc?: boolean;
   /** Controllers: 1 (default; embedded store) or 3, each with an etcd member beside it (etcd.ts). */
   readonly controllers?: number;
+  /** With 3 controllers: their leader lease on etcd in whole seconds (default: the controller's, 1 s). */
+  readonly leaderLease?: number;
   readonly signal?: AbortSignal;
 }
 
@@ -80,7 +82,7 @@ export async function createLab(opts: UpOptions): Promise<LabState> {
   const config = join(labDir(dir, opts.name), 'lab.yaml');
   const bmc = opts.bmc ?? true;
   const controllers = validateControllers(opts.controllers ?? 1);
-  const spec = { name: opts.name, hosts: opts.hosts, rings: opts.rings, stateDir: dir, config, daemons, bmc, controllers, node: process.execPath, haven: HAVEN_BIN };
+  const spec = { name: opts.name, hosts: opts.hosts, rings: opts.rings, stateDir: dir, config, daemons, bmc, controllers, ...(opts.leaderLease === undefined ? {} : { leaderLease: opts.leaderLease }), node: process.execPath, haven: HAVEN_BIN };
   const resourcesText = opts.resources === undefined ? undefined : await readText(opts.resources, opts.signal);
   const extrasFor = (id: number): ReturnType<typeof parseExtras> | undefined =>
     resourcesText === undefined || opts.resources === undefined ? undefined : parseExtras(substituteLabNet(resourcesText, id), opts.resources);

@@ -5,6 +5,7 @@
 import { bridgeName, CLIENT_HOST, CLIENT_NUMBER, controllerHost, controllerNumber, hostAddress, hostNames, interfaceName, labPrefix, namespaceName, portName, SWITCH, validateControllers, validateLabName, validateRings } from './names.js';
 import { bmcBuildCommands, planBmc } from './bmc.js';
 import { planEtcd } from './etcd.js';
+import { UsageError } from '../errors.js';
 import { labDir, type Created, type HostRole, type HostState, type LabState, type LinkState } from './state.js';
 
 export interface LabSpec {
@@ -23,6 +24,8 @@ export interface LabSpec {
   readonly bmc?: boolean;
   /** Controller hosts: 1 (default: `controller`, embedded store) or 3 (`controller2`, `controller3` too, on etcd). */
   readonly controllers?: number;
+  /** The controllers' leader lease on etcd, in whole seconds (default: the controller's). */
+  readonly leaderLease?: number;
 }
 
 function host(id: number, name: string, n: number, role: HostRole, rings: readonly number[]): HostState {
@@ -37,6 +40,10 @@ export function planLab(spec: LabSpec): LabState {
   validateLabName(spec.name);
   validateRings(spec.rings);
   const controllers = validateControllers(spec.controllers ?? 1);
+  if (spec.leaderLease !== undefined) {
+    if (controllers === 1) throw new UsageError('--leader-lease is for the controllers on etcd: give --controllers 3 too', { hint: 'one controller runs on the embedded store and leads at once' });
+    if (!Number.isInteger(spec.leaderLease) || spec.leaderLease < 1 || spec.leaderLease > 60) throw new UsageError(`--leader-lease ${spec.leaderLease} is not a whole number of seconds from 1 to 60`);
+  }
   const all = Array.from({ length: spec.rings }, (_, r) => r);
   const hosts: HostState[] = [
     ...hostNames(spec.hosts).map((h, i) => host(spec.id, h, i + 1, 'host', all)),
@@ -74,6 +81,7 @@ export function planLab(spec: LabSpec): LabState {
     processes: [],
     ...(bmc === undefined ? {} : { bmc: bmc.bmc }),
     ...(etcd === undefined ? {} : { etcd }),
+    ...(spec.leaderLease === undefined ? {} : { leaderLease: spec.leaderLease }),
   };
 }
 

@@ -150,6 +150,8 @@ export interface LabState {
   readonly bmc?: BmcNetwork;
   /** With `--controllers 3`: the etcd cluster the controllers share (etcd.ts); absent with one controller. */
   readonly etcd?: EtcdCluster;
+  /** `--leader-lease S` for the controllers on etcd; absent: the controller's default. */
+  readonly leaderLease?: number;
 }
 
 /** `lab down`/`status` etc. on a lab that has no state file. */

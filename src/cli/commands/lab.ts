@@ -47,12 +47,13 @@ export function registerLab(program: Command): void {
     .option('--hosts <n>', 'number of hosts (1-99)', integer('--hosts', 1, 99), 3)
     .option('--rings <n>', 'number of heartbeat rings (1-8)', integer('--rings', 1, 8), 2)
     .option('--controllers <n>', 'controllers: 1 (embedded store) or 3 (controller, controller2, controller3, each with an etcd member)', integer('--controllers', 1, 3), 1)
+    .option('--leader-lease <s>', "with --controllers 3: the controllers' leader lease on etcd, whole seconds (default: the controller's, 1)", integer('--leader-lease', 1, 60))
     .option('--resources <file>', "a YAML file with resources: and constraints: to add to the lab's configuration")
     .option('--no-daemons', 'do not start the agents and the controller')
     .option('--no-bmc', 'no simulated BMCs (ipmi_sim): hosts are fenced with the lab power switch only')
     .option('--json', "print the lab's status as JSON")
     .action(
-      action(async (opts: Common & { hosts: number; rings: number; controllers: number; resources?: string; daemons: boolean; bmc: boolean; json?: boolean }) => {
+      action(async (opts: Common & { hosts: number; rings: number; controllers: number; leaderLease?: number; resources?: string; daemons: boolean; bmc: boolean; json?: boolean }) => {
         const { name, dir } = await where(opts);
         const { createLab, labStatus } = await import('../../lab/lab.js');
         await createLab({
@@ -61,6 +62,7 @@ export function registerLab(program: Command): void {
           hosts: opts.hosts,
           rings: opts.rings,
           controllers: opts.controllers,
+          ...(opts.leaderLease === undefined ? {} : { leaderLease: opts.leaderLease }),
           daemons: opts.daemons,
           bmc: opts.bmc,
           ...(opts.resources === undefined ? {} : { resources: opts.resources }),
