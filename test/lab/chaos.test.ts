@@ -25,6 +25,15 @@ const tools = spawnSync('python3', ['--version']).status === 0 && spawnSync('ipt
 const WATCH_MAIN = fileURLToPath(new URL('../../src/lab/chaos/watch-main.js', import.meta.url));
 const LAB_WEB = join(ROOT, 'scripts', 'lab-web.mjs');
 
+/** Waits for a condition, checked every 20 ms, up to 30 s (a loaded machine is slow, not wrong). */
+async function until(what: string, ok: () => boolean): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!ok()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting until ${what}`);
+    await sleep(20);
+  }
+}
+
 describe('the chaos watchers: ground truth of where the A/P service runs', { skip: canRunLab() ? false : 'needs root, ip and nft' }, () => {
   let lab: TestLab;
   let state: LabState;
@@ -47,6 +56,8 @@ describe('the chaos watchers: ground truth of where the A/P service runs', { ski
         if (s !== undefined) t.add(s);
       });
     }
+    // The watchers sample before anything is asked of them (node starts slowly on a loaded machine).
+    await until('both watchers sample', () => [...timelines.values()].every((t) => t.lastSampleAt !== undefined));
   });
   after(async () => {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
@@ -61,23 +72,29 @@ describe('the chaos watchers: ground truth of where the A/P service runs', { ski
   const addVip = (host: string): void => void spawnSync('ip', ['-n', ns(host), 'addr', 'add', `${vip}/24`, 'dev', 'ring0']);
   const delVip = (host: string): void => void spawnSync('ip', ['-n', ns(host), 'addr', 'del', `${vip}/24`, 'dev', 'ring0']);
 
+  const on = (host: string, what: 'vip' | 'service'): boolean => {
+    const t = timelines.get(host) as HostTimeline;
+    const last = t.intervals(what).at(-1);
+    return last !== undefined && t.lastSampleAt !== undefined && last.end >= t.lastSampleAt;
+  };
+
   it('sees a clean hand-over as no overlap', async () => {
     addVip('h1');
     const web1 = serve('h1');
-    await sleep(600);
+    await until('h1 seen serving', () => on('h1', 'vip') && on('h1', 'service'));
     web1.kill('SIGKILL');
     delVip('h1');
-    await sleep(100);
+    await until('h1 seen stopped', () => !on('h1', 'vip') && !on('h1', 'service'));
     addVip('h2');
     const web2 = serve('h2');
-    await sleep(600);
+    await until('h2 seen serving', () => on('h2', 'vip') && on('h2', 'service'));
     const all = [...timelines.values()];
     assert.equal(all[0]?.intervals('vip').length, 1, 'h1 held the VIP once');
     assert.equal(all[1]?.intervals('service').length, 1, 'h2 served once');
     assert.deepEqual(overlaps(all), []);
     web2.kill('SIGKILL');
     delVip('h2');
-    await sleep(100);
+    await until('h2 seen stopped', () => !on('h2', 'vip') && !on('h2', 'service'));
   });
 
   it('sees the VIP and the service on two hosts at once', async () => {
@@ -86,12 +103,13 @@ describe('the chaos watchers: ground truth of where the A/P service runs', { ski
     addVip('h2');
     serve('h1');
     serve('h2');
-    await sleep(800);
+    await until('both seen serving', () => on('h1', 'service') && on('h2', 'service') && on('h1', 'vip') && on('h2', 'vip'));
+    await sleep(300);
     const found = overlaps([...timelines.values()], start);
     assert.deepEqual([...new Set(found.map((o) => o.what))].sort(), ['service', 'vip']);
     for (const o of found) {
       assert.deepEqual(o.hosts, ['h1', 'h2']);
-      assert.ok(o.end - o.start >= 200, `${o.what}: ${o.end - o.start} ms of overlap`);
+      assert.ok(o.end - o.start >= 100, `${o.what}: ${o.end - o.start} ms of overlap`);
     }
   });
 });
