@@ -4,7 +4,7 @@
 // <lab dir>/logs/<host>.log. Every record carries the process's start time, so a PID reused by
 // an unrelated process is never signalled.
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { HavenError } from '../errors.js';
@@ -31,7 +31,10 @@ export function controllerStateDir(state: Pick<LabState, 'stateDir' | 'name'>, h
 /** The command line of a host's daemon, as documented in docs/lab.md. */
 export function daemonCommand(state: LabState, host: HostState, role: DaemonRole): string[] {
   const dir = labDir(state.stateDir, state.name);
-  const head = ['ip', 'netns', 'exec', host.ns, state.node, state.haven];
+  // Agents and controllers run at real-time priority, as corosync does: a host busy with other
+  // work must not delay heartbeats past the ring timeout. Their children (resources, fence
+  // agents) are reset to normal scheduling (--reset-on-fork).
+  const head = [...realtimePrefix(), 'ip', 'netns', 'exec', host.ns, state.node, state.haven];
   switch (role) {
     case 'agent':
       return [...head, 'agent', '--config', state.config, '--node', host.name, '--state-dir', join(dir, 'hosts', host.name)];
@@ -49,6 +52,17 @@ export function daemonCommand(state: LabState, host: HostState, role: DaemonRole
       throw new Error(`unknown daemon role ${String(never)}`);
     }
   }
+}
+
+let realtime: readonly string[] | undefined;
+
+/** `chrt --rr --reset-on-fork 10` where this machine allows real-time scheduling, else nothing. */
+export function realtimePrefix(): readonly string[] {
+  if (realtime === undefined) {
+    const prefix = ['chrt', '--rr', '--reset-on-fork', '10'];
+    realtime = spawnSync(prefix[0]!, [...prefix.slice(1), 'true'], { stdio: 'ignore', timeout: 5_000 }).status === 0 ? prefix : [];
+  }
+  return realtime;
 }
 
 /** The daemon a host runs: the controller host its controller, a host its agent, the client none. */
