@@ -276,7 +276,20 @@ async function exitedDuringStart(stateDir: string, pid: number): Promise<string 
   if (s !== undefined && s.pid === pid && s.exit !== undefined) return s.exit;
   const rec = await readPidFile(stateDir);
   if (rec === undefined || rec.pid !== pid) return 'is gone';
-  return (await isRunning(rec)) ? undefined : 'exited';
+  if (await isRunning(rec)) return undefined;
+  // Gone from /proc before Node reported its exit: wait a moment for the exit code.
+  if (s !== undefined && s.pid === pid && s.child !== undefined) {
+    const child = s.child;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, 200);
+      child.once('exit', () => {
+        clearTimeout(t);
+        setImmediate(resolve);
+      });
+    });
+    if (s.exit !== undefined) return s.exit;
+  }
+  return 'exited';
 }
 
 /** Sleeps, waking early on abort or when this run's child for the copy exits. */

@@ -93,7 +93,7 @@ describe('a lab with its daemons: fail-over after a power cut', { skip }, () => 
     assert.ok(report.rto.durationMs < 15_000, `RTO ${report.rto.durationMs} ms`);
     assert.deepEqual(report.splitBrain, []);
     const log = readFileSync(join(lab.dir, lab.name, 'logs', 'controller.log'), 'utf8');
-    assert.match(log, new RegExp(`${first} fenced by lab-power`));
+    assert.match(log, new RegExp(`${first} fenced by (ipmi-${first}|lab-power)`));
   });
 
   it('power on starts the host agent again', async () => {
