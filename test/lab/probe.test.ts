@@ -62,7 +62,7 @@ describe('haven lab probe', { skip }, () => {
   it('sees the hand-over when the service moves to another host, with the gap it caused', async () => {
     const ac = new AbortController();
     const running = probe(`http://${vip}:8080/`, 20_000, { signal: ac.signal });
-    await sleep(800);
+    await sleep(2000); // the probe starts in the client namespace: slow on a loaded machine
     await powerOff(lab.name, lab.dir, 'h1');
     await sleep(200);
     sh('ip', ['-n', ns('h2'), 'addr', 'add', `${vip}/24`, 'dev', 'ring0']);
