@@ -264,7 +264,7 @@ describe('three controllers on etcd', { skip, timeout: 300_000 }, () => {
       assert.equal(refused.status, 503, JSON.stringify(refused.body));
       // The agents' leases lapse (3 s): what needs quorum stops, `keep` (requires nothing) runs on.
       const deadline = Date.now() + 15_000;
-      while (Date.now() < deadline && (c.pidOf('n1', 'web') !== undefined || c.pidOf('n1', 'api-p') !== undefined)) await sleep(100);
+      while (Date.now() < deadline && (c.pidOf('n1', 'web') !== undefined || c.nodes.some((n) => c.pidOf(n, 'api-p') !== undefined))) await sleep(100);
       assert.equal(c.pidOf('n1', 'web'), undefined, 'web stopped by its agent when the lease lapsed');
       assert.equal(c.pidOf('n2', 'api-p'), undefined);
       assert.equal(c.pidOf('n3', 'keep'), keepPid, 'keep needs nothing: it runs on');
