@@ -100,7 +100,7 @@ async function main() {
   const cut = report.rto ? Date.parse(report.rto.start) : offAt;
   line('active host powered off', `${first}, last answer at ${new Date(cut).toISOString().slice(11, 23)}`);
   line('detection (power off → node lost)', lost ? `${lost.at - cut} ms (ring timeout 300 ms)` : 'not seen');
-  line('fence (lab power switch)', fenced ? `${fenced.message.replace(/^.* in /, '')}` : 'not seen');
+  line('fence', fenced ? fenced.message.replace(/^\S+ fenced by /, '') : 'not seen');
   line('service started on', `${second}${started ? ` (${started.at - cut} ms after power off)` : ''}`);
   line('probe requests / failed', `${report.requests} / ${report.failed}`);
   line('RTO (longest gap the probe saw)', report.rto ? `${Math.round(report.rto.durationMs)} ms${report.rto.open ? " (still open when the probe ended!)" : ""}` : 'no gap');
