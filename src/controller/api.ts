@@ -7,7 +7,7 @@
 // its API URL (`leader` in the body), or 503 UNREACHABLE while nobody leads, so that the CLI and
 // the agents' reporters go to the leader.
 
-import { Hono, type Context } from 'hono';
+import { Hono } from 'hono';
 import { z } from 'zod';
 import { HavenError } from '../errors.js';
 import { id } from '../model/config.js';
@@ -15,6 +15,7 @@ import { parseDuration } from '../model/units.js';
 import { agentReportSchema } from '../model/wire.js';
 import { registerConfigRoutes } from './config-api.js';
 import type { Controller } from './controller.js';
+import { body } from './request-body.js';
 
 const lifetime = z
   .string()
@@ -133,24 +134,6 @@ export function controllerApp(controller: Controller): Hono {
   });
   registerConfigRoutes(app, controller);
   return app;
-}
-
-async function body<T extends z.ZodType>(c: Context, schema: T): Promise<z.output<T>> {
-  const text = await c.req.text();
-  let json: unknown = {};
-  if (text.trim() !== '') {
-    try {
-      json = JSON.parse(text);
-    } catch (err) {
-      throw new HavenError('USAGE', `the request body is not JSON: ${(err as Error).message}`);
-    }
-  }
-  const r = schema.safeParse(json);
-  if (!r.success) {
-    const msg = r.error.issues.map((i) => `${i.path.length ? `${i.path.join('.')}: ` : ''}${i.message}`).join('; ');
-    throw new HavenError('USAGE', `invalid request body: ${msg}`);
-  }
-  return r.data;
 }
 
 function intQuery(text: string | undefined, fallback: number, name: string): number {

@@ -14,6 +14,7 @@ import { stringify } from 'yaml';
 import { z } from 'zod';
 import { ConfigInvalidError, HavenError } from '../errors.js';
 import type { ConfigResult, Controller } from './controller.js';
+import { body } from './request-body.js';
 
 /** Who asked, as the CLI reports it (its user name): recorded in the history, not trusted for anything. */
 const user = z.string().min(1).max(64).regex(/^[^\n\r]*$/).optional();
@@ -109,22 +110,4 @@ function positive(text: string, name: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1) throw new HavenError('USAGE', `${name}=${text} is not a positive integer`);
   return n;
-}
-
-async function body<T extends z.ZodType>(c: Context, schema: T): Promise<z.output<T>> {
-  const text = await c.req.text();
-  let json: unknown = {};
-  if (text.trim() !== '') {
-    try {
-      json = JSON.parse(text);
-    } catch (err) {
-      throw new HavenError('USAGE', `the request body is not JSON: ${(err as Error).message}`);
-    }
-  }
-  const r = schema.safeParse(json);
-  if (!r.success) {
-    const msg = r.error.issues.map((i) => `${i.path.length ? `${i.path.join('.')}: ` : ''}${i.message}`).join('; ');
-    throw new HavenError('USAGE', `invalid request body: ${msg}`);
-  }
-  return r.data;
 }
