@@ -9,6 +9,7 @@
 // epoch), 503 UNREACHABLE (the agent is not running). A refused request changes nothing.
 
 import { Hono, type Context } from 'hono';
+import type { z } from 'zod';
 import { problemsFromIssues } from '../config/zod-issues.js';
 import { ERROR_CODES, HavenError, type ErrorCode } from '../errors.js';
 import { serversRequestSchema } from '../model/lb.js';
@@ -51,57 +52,40 @@ export function createAgentApi(agent: Agent, options: AgentApiOptions = {}): Hon
     return c.json(agent.state());
   });
 
-  app.post('/v1/operations', async (c) => {
-    const text = await c.req.text();
-    if (text.length > MAX_BODY_BYTES) return fail(c, 'USAGE', `the request body is larger than ${MAX_BODY_BYTES} bytes`);
-    let data: unknown;
-    try {
-      data = JSON.parse(text);
-    } catch (err) {
-      return fail(c, 'USAGE', `the request body is not JSON: ${err instanceof Error ? err.message : String(err)}`, { hint: 'send an operationRequest as JSON (docs/agent.md)' });
-    }
-    const parsed = operationRequestSchema.safeParse(data);
-    if (!parsed.success) {
-      const problems: ApiProblem[] = problemsFromIssues(parsed.error.issues, data, operationRequestSchema).map((p) => ({
-        path: p.path,
-        message: p.message,
-        ...(p.hint === undefined ? {} : { hint: p.hint }),
-      }));
-      return fail(c, 'USAGE', `the operation request was refused (${problems.length} problem${problems.length === 1 ? '' : 's'})`, { problems });
-    }
-    try {
-      return c.json(await agent.submit(parsed.data));
-    } catch (err) {
-      if (err instanceof HavenError) return fail(c, err.code, err.message, err.hint === undefined ? {} : { hint: err.hint });
-      throw err;
-    }
-  });
-
-  app.post('/v1/servers', async (c) => {
-    const text = await c.req.text();
-    if (text.length > MAX_BODY_BYTES) return fail(c, 'USAGE', `the request body is larger than ${MAX_BODY_BYTES} bytes`);
-    let data: unknown;
-    try {
-      data = JSON.parse(text);
-    } catch (err) {
-      return fail(c, 'USAGE', `the request body is not JSON: ${err instanceof Error ? err.message : String(err)}`, { hint: 'send a serversRequest as JSON (docs/agent.md)' });
-    }
-    const parsed = serversRequestSchema.safeParse(data);
-    if (!parsed.success) {
-      const problems: ApiProblem[] = problemsFromIssues(parsed.error.issues, data, serversRequestSchema).map((p) => ({ path: p.path, message: p.message, ...(p.hint === undefined ? {} : { hint: p.hint }) }));
-      return fail(c, 'USAGE', `the servers request was refused (${problems.length} problem${problems.length === 1 ? '' : 's'})`, { problems });
-    }
-    try {
-      return c.json(await agent.setServers(parsed.data));
-    } catch (err) {
-      if (err instanceof HavenError) return fail(c, err.code, err.message, err.hint === undefined ? {} : { hint: err.hint });
-      throw err;
-    }
-  });
+  postJson(app, '/v1/operations', operationRequestSchema, 'operation request', 'operationRequest', (req) => agent.submit(req));
+  postJson(app, '/v1/servers', serversRequestSchema, 'servers request', 'serversRequest', (req) => agent.setServers(req));
 
   app.notFound((c) => fail(c, 'NOT_FOUND', `no route ${c.req.method} ${c.req.path}`, { hint: 'routes: POST /v1/operations, GET /v1/state, GET /v1/health, GET /v1/peers, POST /v1/servers' }));
   app.onError((err, c) => fail(c, 'INTERNAL', `internal error: ${err instanceof Error ? err.message : String(err)}`));
   return app;
+}
+
+/**
+ * A POST route whose body must be JSON fitting `schema`: refused whole (USAGE, with every
+ * problem) otherwise; a HavenError from `handle` answers with its code.
+ */
+function postJson<S extends z.ZodType>(app: Hono, path: string, schema: S, what: string, schemaName: string, handle: (req: z.output<S>) => Promise<object>): void {
+  app.post(path, async (c) => {
+    const text = await c.req.text();
+    if (text.length > MAX_BODY_BYTES) return fail(c, 'USAGE', `the request body is larger than ${MAX_BODY_BYTES} bytes`);
+    let data: unknown;
+    try {
+      data = JSON.parse(text);
+    } catch (err) {
+      return fail(c, 'USAGE', `the request body is not JSON: ${err instanceof Error ? err.message : String(err)}`, { hint: `send a ${schemaName} as JSON (docs/agent.md)` });
+    }
+    const parsed = schema.safeParse(data);
+    if (!parsed.success) {
+      const problems: ApiProblem[] = problemsFromIssues(parsed.error.issues, data, schema).map((p) => ({ path: p.path, message: p.message, ...(p.hint === undefined ? {} : { hint: p.hint }) }));
+      return fail(c, 'USAGE', `the ${what} was refused (${problems.length} problem${problems.length === 1 ? '' : 's'})`, { problems });
+    }
+    try {
+      return c.json(await handle(parsed.data));
+    } catch (err) {
+      if (err instanceof HavenError) return fail(c, err.code, err.message, err.hint === undefined ? {} : { hint: err.hint });
+      throw err;
+    }
+  });
 }
 
 function fail(c: Context, code: ErrorCode, message: string, extra: { hint?: string; problems?: ApiProblem[] } = {}): Response {
