@@ -44,6 +44,7 @@ import { HavenError } from '../errors.js';
 import { DEFAULTS, type Config } from '../model/config.js';
 import { heartbeatSchema, WIRE_VERSION, type LeaseGrant } from '../model/wire.js';
 import { peerPort } from './sender.js';
+import { bindSocket, closeQuietly, closeSocket } from './udp.js';
 
 /** The logger calls this module makes; a pino logger fits. */
 export interface ReceiverLogger {
@@ -240,7 +241,13 @@ export class HeartbeatReceiver {
         }
         const socket = dgram.createSocket({ type: isIPv6(p.address) ? 'udp6' : 'udp4' });
         sockets.push({ ring: p.ring, address: p.address, port: p.port, socket });
-        await bind(socket, p.address, p.port, p.ring);
+        const { address, port, ring } = p;
+        await bindSocket(socket, { address, port, exclusive: true }, (error) =>
+          new HavenError('IO', `cannot listen for heartbeats on ring "${ring}" at ${address}:${port}: ${error.message}`, {
+            hint: 'the address must be configured on this host and the port free (is another controller running here?)',
+            cause: error,
+          }),
+        );
       }
     } catch (error) {
       for (const s of sockets) closeQuietly(s.socket);
@@ -298,18 +305,7 @@ export class HeartbeatReceiver {
     this.stopped = true;
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
-    await Promise.all(
-      this.sockets.map(
-        (s) =>
-          new Promise<void>((resolve) => {
-            try {
-              s.socket.close(() => resolve());
-            } catch {
-              resolve();
-            }
-          }),
-      ),
-    );
+    await Promise.all(this.sockets.map((s) => closeSocket(s.socket)));
     this.listeners.clear();
     this.log.info({ controller: this.controller, ...this.counts() }, 'stopped listening for heartbeats');
   }
@@ -447,31 +443,5 @@ export function toReceiverEvent(e: DetectorEvent): ReceiverEvent | undefined {
       const never: never = e;
       throw new Error(`unknown detector event ${JSON.stringify(never)}`);
     }
-  }
-}
-
-function bind(socket: dgram.Socket, address: string, port: number, ring: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (error: Error): void => {
-      reject(
-        new HavenError('IO', `cannot listen for heartbeats on ring "${ring}" at ${address}:${port}: ${error.message}`, {
-          hint: 'the address must be configured on this host and the port free (is another controller running here?)',
-          cause: error,
-        }),
-      );
-    };
-    socket.once('error', onError);
-    socket.bind({ address, port, exclusive: true }, () => {
-      socket.off('error', onError);
-      resolve();
-    });
-  });
-}
-
-function closeQuietly(socket: dgram.Socket): void {
-  try {
-    socket.close();
-  } catch {
-    // already closed
   }
 }

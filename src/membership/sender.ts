@@ -35,6 +35,7 @@ import { IMPLICIT_RING } from '../detector/index.js';
 import { HavenError } from '../errors.js';
 import { DEFAULTS, type Config } from '../model/config.js';
 import { leaseGrantSchema, WIRE_VERSION, type Heartbeat, type LeaseGrant } from '../model/wire.js';
+import { bindSocket, closeQuietly, closeSocket } from './udp.js';
 
 /** The logger calls this module makes; a pino logger fits. */
 export interface HeartbeatLogger {
@@ -202,7 +203,13 @@ export class HeartbeatSender {
         const probe = p.bind ?? p.targets[0]?.address;
         const socket = dgram.createSocket({ type: probe !== undefined && isIPv6(probe) ? 'udp6' : 'udp4' });
         rings.push({ ring: p.ring, socket, targets: p.targets, open: true, failing: false });
-        await bind(socket, p.bind, p.ring, node);
+        const address = p.bind;
+        await bindSocket(socket, { port: 0, ...(address === undefined ? {} : { address }) }, (error) =>
+          new HavenError('IO', `cannot bind the heartbeat socket of node "${node}" on ring "${p.ring}"${address === undefined ? '' : ` to ${address}`}: ${error.message}`, {
+            hint: 'the address must be configured on this host (nodes[].addresses)',
+            cause: error,
+          }),
+        );
       }
     } catch (error) {
       for (const r of rings) closeQuietly(r.socket);
@@ -244,18 +251,11 @@ export class HeartbeatSender {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
     await Promise.all(
-      this.rings.map(
-        (r) =>
-          new Promise<void>((resolve) => {
-            if (!r.open) return resolve();
-            r.open = false;
-            try {
-              r.socket.close(() => resolve());
-            } catch {
-              resolve();
-            }
-          }),
-      ),
+      this.rings.map((r) => {
+        if (!r.open) return undefined;
+        r.open = false;
+        return closeSocket(r.socket);
+      }),
     );
     this.log.info({ node: this.node, sent: this.sent, failed: this.failed, skipped: this.skipped }, 'heartbeats stopped');
   }
@@ -349,31 +349,5 @@ export class HeartbeatSender {
       r.failing = true;
       this.log.debug({ node: this.node, ring: r.ring, to: t.name, address: `${t.address}:${t.port}`, err: error.message }, 'heartbeat send failed');
     }
-  }
-}
-
-function bind(socket: dgram.Socket, address: string | undefined, ring: string, node: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (error: Error): void => {
-      reject(
-        new HavenError('IO', `cannot bind the heartbeat socket of node "${node}" on ring "${ring}"${address === undefined ? '' : ` to ${address}`}: ${error.message}`, {
-          hint: 'the address must be configured on this host (nodes[].addresses)',
-          cause: error,
-        }),
-      );
-    };
-    socket.once('error', onError);
-    socket.bind({ port: 0, ...(address === undefined ? {} : { address }) }, () => {
-      socket.off('error', onError);
-      resolve();
-    });
-  });
-}
-
-function closeQuietly(socket: dgram.Socket): void {
-  try {
-    socket.close();
-  } catch {
-    // already closed
   }
 }
