@@ -423,7 +423,8 @@ export class Controller {
       if (e.type === 'alive' || e.type === 'degraded' || e.type === 'recovered' || e.type === 'suspect') this.tallyQuorum(e);
       return;
     }
-    this.applyLeaseEnds();
+    // Only this node's state changes here: a node isolated past its lease ran nothing since.
+    this.applyLeaseEnd(e.node);
     const now = this.clock();
     if (e.type === 'alive' || e.type === 'degraded' || e.type === 'recovered' || e.type === 'suspect') this.tallyQuorum(e);
     switch (e.type) {
@@ -662,13 +663,15 @@ export class Controller {
    * stop): forget those copies, so that neither a plan nor its return counts them.
    */
   private applyLeaseEnds(): void {
-    if ((this.config.cluster.noQuorumPolicy ?? DEFAULTS.noQuorumPolicy) !== 'stop') return;
-    const mono = this.monotonic();
-    for (const n of this.observed.nodes.values()) {
-      if (!n.isolated || mono < this.leaseEnd(n.name)) continue;
-      const dropped = this.observed.dropCopiesOn(n.name, (key) => this.agentRequires(n.name, key) !== 'nothing');
-      if (dropped.length > 0) this.event('lease', `${n.name}'s lease has surely ended: its agent stopped ${dropped.join(', ')} (no-quorum policy stop)`, { node: n.name });
-    }
+    for (const n of this.observed.nodes.values()) if (n.isolated) this.applyLeaseEnd(n.name);
+  }
+
+  /** applyLeaseEnds for one node: what a membership event of that node needs, without a pass over all. */
+  private applyLeaseEnd(node: string): void {
+    if (!this.observed.node(node)?.isolated || (this.config.cluster.noQuorumPolicy ?? DEFAULTS.noQuorumPolicy) !== 'stop') return;
+    if (this.monotonic() < this.leaseEnd(node)) return;
+    const dropped = this.observed.dropCopiesOn(node, (key) => this.agentRequires(node, key) !== 'nothing');
+    if (dropped.length > 0) this.event('lease', `${node}'s lease has surely ended: its agent stopped ${dropped.join(', ')} (no-quorum policy stop)`, { node });
   }
 
   /** What the scheduler sees: the observed status, with quorum, leases and isolated nodes. */
