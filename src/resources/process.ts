@@ -12,7 +12,8 @@ import { OCF_RC } from '../model/wire.js';
 import { describeCheck, parseCheck, runCheck, type Check } from './check.js';
 import { killGroup, tail } from './exec.js';
 import { durationParam, stringParam, unknownParams, type Params } from './params.js';
-import type { OperationContext, ResourceAgent, ResourceOperation, ResourceOutcome } from './types.js';
+import { simpleAgent } from './simple-agent.js';
+import type { OperationContext, ResourceAgent, ResourceOutcome } from './types.js';
 import { splitWords } from './words.js';
 
 export const PROCESS_PARAMS = ['command', 'args', 'cwd', 'env', 'check', 'checkTimeout', 'stopTimeout', 'logFile'] as const;
@@ -425,32 +426,4 @@ async function pollFrom(stateDir: string, fire: (why: string) => void, isDone: (
 
 // ---- the agent ----
 
-async function run(operation: ResourceOperation, ctx: OperationContext): Promise<ResourceOutcome> {
-  const spec = parseProcessParams(ctx.params);
-  if (Array.isArray(spec)) return { rc: OCF_RC.ERR_CONFIGURED, output: spec.join('; ') };
-  switch (operation) {
-    case 'start':
-      return start(ctx, spec);
-    case 'stop':
-      return stop(ctx, spec);
-    case 'monitor':
-      return monitor(ctx, spec);
-    case 'promote':
-    case 'demote':
-      return { rc: OCF_RC.ERR_UNIMPLEMENTED, output: `the process agent has no ${operation} (it is not promotable)` };
-    default: {
-      const never: never = operation;
-      return never;
-    }
-  }
-}
-
-export const processAgent: ResourceAgent = {
-  kind: 'process',
-  validate: (params) => {
-    const spec = parseProcessParams(params);
-    return Promise.resolve(Array.isArray(spec) ? spec : []);
-  },
-  run,
-  watch,
-};
+export const processAgent: ResourceAgent = simpleAgent({ kind: 'process', parse: parseProcessParams, start, stop, monitor, watch, noPromoteWhy: ' (it is not promotable)' });

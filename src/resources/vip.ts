@@ -8,7 +8,8 @@ import { isIPv4 } from 'node:net';
 import { OCF_RC } from '../model/wire.js';
 import { runCommand, tail } from './exec.js';
 import { intParam, stringParam, unknownParams, type Params } from './params.js';
-import type { OperationContext, ResourceAgent, ResourceOperation, ResourceOutcome } from './types.js';
+import { simpleAgent } from './simple-agent.js';
+import type { OperationContext, ResourceAgent, ResourceOutcome } from './types.js';
 
 export const VIP_PARAMS = ['ip', 'cidrNetmask', 'interface', 'arpCount'] as const;
 const IP_TIMEOUT_MS = 5000;
@@ -142,31 +143,4 @@ async function stop(ctx: OperationContext, spec: VipSpec): Promise<ResourceOutco
   return { rc: OCF_RC.SUCCESS, output: found.length === 0 ? `${spec.ip} was not on this host` : `${spec.ip} removed from ${found.map((a) => a.ifname).join(', ')}` };
 }
 
-async function run(operation: ResourceOperation, ctx: OperationContext): Promise<ResourceOutcome> {
-  const spec = parseVipParams(ctx.params);
-  if (Array.isArray(spec)) return { rc: OCF_RC.ERR_CONFIGURED, output: spec.join('; ') };
-  switch (operation) {
-    case 'start':
-      return start(ctx, spec);
-    case 'stop':
-      return stop(ctx, spec);
-    case 'monitor':
-      return monitor(ctx, spec);
-    case 'promote':
-    case 'demote':
-      return { rc: OCF_RC.ERR_UNIMPLEMENTED, output: `the vip agent has no ${operation}` };
-    default: {
-      const never: never = operation;
-      return never;
-    }
-  }
-}
-
-export const vipAgent: ResourceAgent = {
-  kind: 'vip',
-  validate: (params) => {
-    const spec = parseVipParams(params);
-    return Promise.resolve(Array.isArray(spec) ? spec : []);
-  },
-  run,
-};
+export const vipAgent: ResourceAgent = simpleAgent({ kind: 'vip', parse: parseVipParams, start, stop, monitor });
