@@ -39,6 +39,7 @@ import { parseArgs } from 'node:util';
 import { call, type Endpoint } from '../../src/cli/client.js';
 import type { ControllerSnapshot } from '../../src/controller/controller.js';
 import { HavenError } from '../../src/errors.js';
+import { runBench } from '../run-bench.js';
 import { createLab, destroyLab, labStatus } from '../../src/lab/lab.js';
 import { hostDownCommands } from '../../src/lab/layout.js';
 import { powerOff, powerOn } from '../../src/lab/power.js';
@@ -667,29 +668,4 @@ async function main(): Promise<number> {
   return haven.splitBrain === 0 && haven.trials.length > 0 ? 0 : 1;
 }
 
-let interrupted = false;
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(sig, () => {
-    if (interrupted) return;
-    interrupted = true;
-    say(`failover bench: ${sig}, tearing the labs down`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
-
-// After a signal, the handler above owns the teardown: what main still does fails as the labs
-// go away, and is not reported.
-main()
-  .then(async (code) => {
-    if (interrupted) return;
-    await cleanup();
-    process.exitCode = code;
-  })
-  .catch(async (err: unknown) => {
-    if (interrupted) return;
-    process.stderr.write(`failover bench: ${err instanceof Error ? err.message : String(err)}\n`);
-    if (err instanceof HavenError && err.hint !== undefined) process.stderr.write(`hint: ${err.hint}\n`);
-    await cleanup();
-    const usage = (err instanceof HavenError && err.code === 'USAGE') || (err as NodeJS.ErrnoException | null)?.code?.startsWith('ERR_PARSE_ARGS') === true;
-    process.exitCode = usage ? 2 : 1;
-  });
+runBench('failover bench', 'the labs', main, cleanup);

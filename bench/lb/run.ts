@@ -38,6 +38,7 @@ import { call, type Endpoint } from '../../src/cli/client.js';
 import type { ControllerSnapshot } from '../../src/controller/controller.js';
 import type { ControllerEvent } from '../../src/store/store.js';
 import { HavenError } from '../../src/errors.js';
+import { runBench } from '../run-bench.js';
 import { createLab, destroyLab } from '../../src/lab/lab.js';
 import { hostDownCommands } from '../../src/lab/layout.js';
 import { powerOff, powerOn } from '../../src/lab/power.js';
@@ -396,27 +397,4 @@ async function trials(f: Flags, anchorT: { target: string; stats: string }): Pro
   return 0;
 }
 
-let interrupted = false;
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(sig, () => {
-    if (interrupted) return;
-    interrupted = true;
-    say(`lb bench: ${sig}, tearing the lab down`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
-
-main()
-  .then(async (code) => {
-    if (interrupted) return;
-    await cleanup();
-    process.exitCode = code;
-  })
-  .catch(async (err: unknown) => {
-    if (interrupted) return;
-    process.stderr.write(`lb bench: ${err instanceof Error ? err.message : String(err)}\n`);
-    if (err instanceof HavenError && err.hint !== undefined) process.stderr.write(`hint: ${err.hint}\n`);
-    await cleanup();
-    const usage = (err instanceof HavenError && err.code === 'USAGE') || (err as NodeJS.ErrnoException | null)?.code?.startsWith('ERR_PARSE_ARGS') === true;
-    process.exitCode = usage ? 2 : 1;
-  });
+runBench('lb bench', 'the lab', main, cleanup);
