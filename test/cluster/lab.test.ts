@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { ControllerSnapshot } from '../../src/controller/controller.js';
 import type { ControllerEvent } from '../../src/store/store.js';
+import { waitFor } from '../lab/support.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const BIN = `${ROOT}bin/haven.js`;
@@ -34,21 +35,6 @@ function active(s: ControllerSnapshot): string | undefined {
   const vip = s.status.resources?.['web-vip'] ?? {};
   const hosts = Object.keys(web).filter((n) => web[n]?.state === 'started' && vip[n]?.state === 'started');
   return hosts.length === 1 && s.plan === null ? hosts[0] : undefined;
-}
-
-async function waitFor<T>(what: string, fn: () => T | undefined, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastErr: unknown;
-  for (;;) {
-    try {
-      const v = fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      lastErr = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (${String(lastErr ?? '')})`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 describe('failover on lab hosts', { skip: isRoot ? false : 'needs root (network namespaces)', timeout: 180_000 }, () => {

@@ -18,7 +18,7 @@ import { runProbe } from '../../src/lab/probe.js';
 import { sleep } from '../../src/lab/system.js';
 import { runtimeCommand } from '../../src/resources/haproxy-runtime.js';
 import type { ControllerEvent } from '../../src/store/store.js';
-import { canRunLab, HAVEN, makeLab, ROOT, type TestLab } from '../lab/support.js';
+import { canRunLab, HAVEN, makeLab, ROOT, waitFor, type TestLab } from '../lab/support.js';
 
 const haproxy = spawnSync('haproxy', ['-v']).status === 0;
 const skip = !canRunLab() ? 'needs root, ip and nft' : !haproxy ? 'haproxy is not installed (apt-get install haproxy)' : false;
@@ -48,21 +48,6 @@ describe('HAProxy on a VIP in front of an active/active API clone, on lab hosts'
       .filter(([, c]) => c.state === 'started')
       .map(([n]) => n)
       .sort();
-
-  async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    let last: unknown;
-    for (;;) {
-      try {
-        const v = await fn();
-        if (v !== undefined && v !== false) return v;
-      } catch (err) {
-        last = err;
-      }
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (${String(last ?? '')})`);
-      await sleep(100);
-    }
-  }
 
   /** Steady: every host online, the API and HAProxy on all of them, the VIP on one, no plan running. */
   const steady = (): Promise<{ lbHost: string }> =>
@@ -126,7 +111,7 @@ describe('HAProxy on a VIP in front of an active/active API clone, on lab hosts'
     assert.equal(late.filter((a) => a.host === victim).length, 0, `${victim} gets no traffic once it is out`);
     assert.ok(late.length > 200, 'the probe ran on');
     assert.ok((report.availability?.requestsPercent ?? 0) > 95, `availability ${JSON.stringify(report.availability)}`);
-    const out = await waitFor('the out-of-rotation event', () => events().find((e) => e.seq > from && e.kind === 'lb' && e.node === victim && /out of rotation/.test(e.message)));
+    const out = await waitFor('the out-of-rotation event', () => events().find((e) => e.seq > from && e.kind === 'lb' && e.node === victim && /out of rotation/.test(e.message)), 30_000);
     assert.match(out.message, /silent on every ring|is unclean|is fenced/);
   });
 
@@ -170,7 +155,7 @@ describe('HAProxy on a VIP in front of an active/active API clone, on lab hosts'
       const s = status();
       const vip = where(s, 'lb-vip');
       return vip.length === 1 && vip[0] !== lbHost && where(s, 'lb-haproxy').includes(vip[0] as string) ? vip[0] : undefined;
-    });
+    }, 30_000);
     assert.ok(report.rto !== null && !report.rto.open, `the service was lost and came back while the probe ran: ${JSON.stringify(report.rto)}`);
     assert.ok(report.rto.durationMs < 5000, `RTO ${report.rto.durationMs} ms within a generous bound`);
     const after = Object.keys(report.hosts).filter((h) => h !== lbHost);

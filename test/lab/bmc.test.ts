@@ -14,24 +14,9 @@ import type { ControllerSnapshot } from '../../src/controller/controller.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { FenceRecord } from '../../src/store/fence-history.js';
 import type { ControllerEvent } from '../../src/store/store.js';
-import { canRunLab, makeLab, type Run, type TestLab } from './support.js';
+import { canRunLab, makeLab, waitFor, type Run, type TestLab } from './support.js';
 
 const skip = canRunLab() && existsSync('/usr/bin/ipmi_sim') && existsSync('/usr/sbin/fence_ipmilan') && existsSync('/usr/bin/ipmitool') ? false : 'needs root, ip, nft, ipmi_sim, ipmitool and fence_ipmilan';
-
-async function waitFor<T>(what: string, fn: () => T | undefined | false, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastErr: unknown;
-  for (;;) {
-    try {
-      const v = fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      lastErr = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (${String(lastErr ?? '')})`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('fencing through the lab BMCs (fence_ipmilan → ipmi_sim)', { skip, timeout: 240_000 }, () => {
   let lab: TestLab;

@@ -19,7 +19,7 @@ import type { ProbeReport } from '../../src/lab/probe-report.js';
 import type { LabState } from '../../src/lab/state.js';
 import { isZombie, namespacePids, sleep } from '../../src/lab/system.js';
 import type { ControllerEvent } from '../../src/store/store.js';
-import { canRunLab, haven, HAVEN, labPlace, makeLab, type Run, type TestLab } from './support.js';
+import { canRunLab, haven, HAVEN, labPlace, makeLab, waitFor, type Run, type TestLab } from './support.js';
 
 const daemons = spawnSync(process.execPath, [HAVEN, 'controller', '--help'], { encoding: 'utf8' }).stdout.includes('--store');
 const etcd = spawnSync('/usr/bin/etcd', ['--version']).status === 0 && spawnSync('/usr/bin/etcdctl', ['version']).status === 0;
@@ -74,21 +74,6 @@ describe('a lab with three controllers on etcd', { skip, timeout: 900_000 }, () 
   const leader = async (): Promise<Health> => call<Health>(await findLeader(CONTROLLERS.map((c) => controllerSocket(state, c)), 20_000), 'GET', '/v1/health', undefined, 2_000);
   const status = async (name?: string): Promise<ControllerSnapshot> => call<ControllerSnapshot>(name === undefined ? await findLeader(CONTROLLERS.map((c) => controllerSocket(state, c)), 20_000) : sock(name), 'GET', '/v1/status', undefined, 5_000);
   const events = (name: string): Promise<ControllerEvent[]> => call<ControllerEvent[]>(sock(name), 'GET', '/v1/events?since=0&limit=100000', undefined, 5_000);
-
-  async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number, everyMs = 200): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    let last: unknown;
-    for (;;) {
-      try {
-        const v = await fn();
-        if (v !== undefined) return v;
-      } catch (err) {
-        last = err;
-      }
-      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last === undefined ? '' : ` (last: ${String(last)})`}`);
-      await sleep(everyMs);
-    }
-  }
 
   /** The services' processes in the hosts' namespaces: `lab-web@h1:1234`, `sleep@h3:99`. */
   function servicePids(): string[] {

@@ -148,3 +148,22 @@ export function machineSnapshot(): { namespaces: string[]; links: string[] } {
     .filter((n) => n !== '' && foreign(n));
   return { namespaces: namespaces.sort(), links: links.sort() };
 }
+
+/**
+ * Polls `fn` (sync or async) every `everyMs` until it gives a value other than undefined or
+ * false, and returns it; throws after `timeoutMs` with what it waited for and the last error.
+ */
+export async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last === undefined ? '' : ` (last: ${String(last)})`}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
