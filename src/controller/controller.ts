@@ -406,21 +406,31 @@ export class Controller {
 
   /** Applies the detector's current verdicts to the observed nodes. */
   private replayVerdicts(): void {
-    for (const n of this.config.nodes) {
-      const v = this.opts.membership.report(n.name)?.verdict;
-      if (v === undefined || v.kind === 'unknown') continue;
-      const now = this.clock();
-      if (v.kind === 'suspect') this.observed.silent(n.name, now, v.reason);
-      else this.observed.heard(n.name, this.opts.membership.report(n.name)?.incarnation ?? null, now, v.reason);
-    }
+    for (const n of this.config.nodes) this.replayVerdict(n.name);
+  }
+
+  /** Applies the detector's current verdict on one node to the observed nodes. */
+  private replayVerdict(node: string): void {
+    const report = this.opts.membership.report(node);
+    const v = report?.verdict;
+    if (v === undefined || v.kind === 'unknown') return;
+    const now = this.clock();
+    if (v.kind === 'suspect') this.observed.silent(node, now, v.reason);
+    else this.observed.heard(node, report?.incarnation ?? null, now, v.reason);
   }
 
   // --- what the outside tells the controller -----------------------------------------------
 
   private onMembership(e: ReceiverEvent): void {
-    // A follower only counts votes: its view is rebuilt from the record and the verdicts (follow()).
+    // A follower only counts votes and shows what it hears at once (between the refreshes of
+    // follow(), which rebuild its view from the record); it acts on nothing.
     if (!this.leads()) {
       if (e.type === 'alive' || e.type === 'degraded' || e.type === 'recovered' || e.type === 'suspect') this.tallyQuorum(e);
+      if (this.term === undefined && e.type !== 'ring-down' && e.type !== 'ring-up') {
+        this.replayVerdict(e.node);
+        const n = this.observed.node(e.node);
+        if (n?.state === 'online') n.probed = true; // as in follow(): the leader's record says what runs there
+      }
       return;
     }
     // Only this node's state changes here: a node isolated past its lease ran nothing since.
