@@ -362,8 +362,10 @@ interface LoadRun {
   readonly sentPerS: number;
   /** Lease grants a second that came back (the controller answers every accepted heartbeat while quorate). */
   readonly grantsPerS: number;
-  /** Datagrams a second the kernel dropped because a receive buffer was full (the controller's, in practice). */
+  /** Heartbeats a second the kernel dropped at the controller's socket (its receive buffer was full). */
   readonly droppedPerS: number;
+  /** Grants a second dropped at the generator's sockets (the generator, not the controller, was behind). */
+  readonly grantsDroppedPerS: number;
   /** Slots the generator skipped, being late. */
   readonly skipped: number;
   readonly online: number;
@@ -408,10 +410,19 @@ async function benchLoad(agents: number, intervalMs: number, f: Flags): Promise<
       throw err;
     });
     say(`load: ${agents} agents every ${intervalMs} ms: controller up; waiting until all are online`);
-    const online = (): Promise<number> =>
-      call<{ nodes: { state: string }[] }>(ep, 'GET', '/v1/status', undefined, 20_000).then((s) => s.nodes.filter((n) => n.state === 'online').length);
-    // Not too often: a status of 10,000 nodes is work for the controller too.
-    await waitFor(`${agents} nodes online`, async () => ((await online()) === agents ? true : undefined), 300_000, agents > 2_000 ? 5_000 : 1_000);
+    const status = (): Promise<{ nodes: { state: string; probed: boolean }[]; plan: unknown }> => call(ep, 'GET', '/v1/status', undefined, 20_000);
+    const online = async (): Promise<number> => (await status()).nodes.filter((n) => n.state === 'online').length;
+    // Steady: every node online and probed (the controller asks each agent what it runs once), and
+    // no plan under way. Not too often: a status of 10,000 nodes is work for the controller too.
+    await waitFor(
+      `${agents} nodes online and probed`,
+      async () => {
+        const s = await status();
+        return s.plan === null && s.nodes.every((n) => n.state === 'online' && n.probed) ? true : undefined;
+      },
+      300_000,
+      agents > 2_000 ? 5_000 : 1_000,
+    );
     await sleep(f.warmupS * 1000);
     const ctlPid = ctl.pid!;
     const genPid = gen.pid!;
@@ -422,6 +433,7 @@ async function benchLoad(agents: number, intervalMs: number, f: Flags): Promise<
     };
     const s0 = await snapshot();
     const u0 = udpCounters(ns);
+    const d0 = socketDrops(ns, SIM_CONTROLLER_ADDRESS, SIM_RING_PORT);
     const c0 = cpuTicks(ctlPid);
     const g0 = cpuTicks(genPid);
     const t0 = process.hrtime.bigint();
@@ -430,26 +442,32 @@ async function benchLoad(agents: number, intervalMs: number, f: Flags): Promise<
       await sleep(1000);
       rssMax = Math.max(rssMax, rssMiB(ctlPid));
     }
-    const windowS = Number(process.hrtime.bigint() - t0) / 1e9;
+    const t1 = process.hrtime.bigint();
+    const windowS = Number(t1 - t0) / 1e9;
     const cpuPct = ((cpuTicks(ctlPid) - c0) / CLK_TCK / windowS) * 100;
     const generatorCpuPct = ((cpuTicks(genPid) - g0) / CLK_TCK / windowS) * 100;
     const u1 = udpCounters(ns);
+    const d1 = socketDrops(ns, SIM_CONTROLLER_ADDRESS, SIM_RING_PORT);
     const s1 = await snapshot();
     const onlineNow = await online();
     gen.kill('SIGTERM');
     const secs = s1.seconds - s0.seconds;
     // The controller writes its profile when it exits cleanly.
     const exited = new Promise<void>((resolve) => ctl.once('exit', () => resolve()));
+    const tKill = process.hrtime.bigint();
     ctl.kill('SIGTERM');
     await Promise.race([exited, sleep(20_000)]);
-    const profile = f.cpuProf ? topFunctions(prof) : undefined;
+    // The profile ends when the controller exits, just after the SIGTERM: the window is placed back
+    // from there by this process's clock (the profile's own clock is the controller's).
+    const profile = f.cpuProf ? topFunctions(prof, { fromEndUs: Number(tKill - t0) / 1e3, toEndUs: Number(tKill - t1) / 1e3 }) : undefined;
     return {
       agents,
       intervalMs,
       offeredPerS: (agents * 1000) / intervalMs,
       sentPerS: (s1.sent - s0.sent) / secs,
       grantsPerS: (s1.grants - s0.grants) / secs,
-      droppedPerS: (u1.rcvbufErrors - u0.rcvbufErrors) / windowS,
+      droppedPerS: (d1 - d0) / windowS,
+      grantsDroppedPerS: Math.max(0, u1.rcvbufErrors - u0.rcvbufErrors - (d1 - d0)) / windowS,
       skipped: s1.skipped - s0.skipped,
       online: onlineNow,
       cpuPct,
@@ -463,6 +481,15 @@ async function benchLoad(agents: number, intervalMs: number, f: Flags): Promise<
     spawnSync('ip', ['netns', 'del', ns]);
     namespaces.delete(ns);
   }
+}
+
+/** The drops counted on the UDP socket bound at address:port in the namespace (/proc/net/udp). */
+function socketDrops(ns: string, address: string, port: number): number {
+  const text = spawnSync('ip', ['netns', 'exec', ns, 'cat', '/proc/net/udp'], { encoding: 'utf8', maxBuffer: 64 << 20 }).stdout;
+  const hex = `${address.split('.').map((o) => Number(o).toString(16).padStart(2, '0')).reverse().join('').toUpperCase()}:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  const line = text.split('\n').find((l) => l.trim().split(/\s+/)[1] === hex);
+  if (line === undefined) throw new HavenError('INTERNAL', `no UDP socket at ${address}:${port} in ${ns}`);
+  return Number(line.trim().split(/\s+/).at(-1));
 }
 
 interface GenCounts {
@@ -488,20 +515,33 @@ interface ProfileNode {
   readonly hitCount?: number;
 }
 
-/** The functions with the most self time in a .cpuprofile: "name (file:line)" and its share. */
-function topFunctions(dir: string): { fn: string; selfPct: number }[] {
+/**
+ * The functions with the most self time in a .cpuprofile: "name (file:line)" and its share of the
+ * samples taken in the measured window (given as µs before the profile's end), idle included.
+ */
+function topFunctions(dir: string, window: { fromEndUs: number; toEndUs: number }): { fn: string; selfPct: number }[] {
   const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
   if (file === undefined) return [];
-  const p = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { nodes: ProfileNode[] };
+  const p = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[]; endTime: number };
+  const names = new Map<number, string>();
+  for (const n of p.nodes) {
+    const url = n.callFrame.url.replace(/^file:\/\//, '').replace(ROOT, '');
+    names.set(n.id, `${n.callFrame.functionName || '(anonymous)'}${url === '' ? '' : ` ${url}:${n.callFrame.lineNumber + 1}`}`);
+  }
+  // Sample times from the deltas; the last sample is at (about) endTime.
+  const times: number[] = [];
+  let t = 0;
+  for (const d of p.timeDeltas) times.push((t += d));
+  const end = times.at(-1) ?? 0;
   const by = new Map<string, number>();
   let total = 0;
-  for (const n of p.nodes) {
-    const hits = n.hitCount ?? 0;
-    total += hits;
-    const url = n.callFrame.url.replace(/^file:\/\//, '').replace(ROOT, '');
-    const key = `${n.callFrame.functionName || '(anonymous)'}${url === '' ? '' : ` ${url}:${n.callFrame.lineNumber + 1}`}`;
-    by.set(key, (by.get(key) ?? 0) + hits);
-  }
+  p.samples.forEach((id, i) => {
+    const before = end - (times[i] ?? 0);
+    if (before > window.fromEndUs || before < window.toEndUs) return;
+    const key = names.get(id) ?? '(unknown)';
+    by.set(key, (by.get(key) ?? 0) + 1);
+    total++;
+  });
   return [...by.entries()]
     .sort((a, b) => b[1] - a[1])
     .slice(0, 15)
@@ -557,7 +597,7 @@ async function main(): Promise<void> {
   }
   if (result.load) {
     out.push('One controller, simulated agents heartbeating (1 ring, loopback, no resources)');
-    const rows = [['agents', 'interval', 'heartbeats/s offered', 'sent/s', 'dropped/s', 'grants/s', 'online at end', 'controller CPU', 'RSS max', 'generator CPU', 'load avg']];
+    const rows = [['agents', 'interval', 'heartbeats/s offered', 'sent/s', 'dropped/s at the controller', 'grants/s', 'grants dropped/s at the generator', 'online at end', 'controller CPU', 'RSS max', 'generator CPU', 'load avg']];
     for (const l of result.load) {
       rows.push([
         String(l.agents),
@@ -566,6 +606,7 @@ async function main(): Promise<void> {
         String(Math.round(l.sentPerS)),
         String(Math.round(l.droppedPerS)),
         String(Math.round(l.grantsPerS)),
+        String(Math.round(l.grantsDroppedPerS)),
         `${l.online}/${l.agents}`,
         `${l.cpuPct.toFixed(1)} %`,
         `${l.rssMaxMiB.toFixed(0)} MiB`,
@@ -576,7 +617,7 @@ async function main(): Promise<void> {
     out.push(table(rows));
     for (const l of result.load) {
       if (l.profile === undefined || l.profile.length === 0) continue;
-      out.push('', `Where the controller's time goes, ${l.agents} agents every ${l.intervalMs} ms (self time, whole run):`);
+      out.push('', `Where the controller's time goes, ${l.agents} agents every ${l.intervalMs} ms (self time in the measured window):`);
       out.push(table(l.profile.map((p) => [`${p.selfPct.toFixed(1)} %`, p.fn])));
     }
   }

@@ -689,6 +689,60 @@ describe('detector: properties', () => {
     );
   });
 
+  it('a tick leaves no ring up past its deadline, downs only rings whose deadline passed, and reports nodes in configured order (any number of nodes, both policies)', () => {
+    const NODES = ['a', 'b', 'c', 'd'];
+    const scenario = fc.record({
+      // Per node: per slot, per ring, dropped or delivered after a delay (up to past the timeout).
+      nodes: fc.array(fc.array(fc.array(fc.option(fc.integer({ min: 0, max: 2 * RING_TIMEOUT }), { nil: undefined, freq: 2 }), { minLength: 3, maxLength: 3 }), { minLength: 0, maxLength: 40 }), {
+        minLength: NODES.length,
+        maxLength: NODES.length,
+      }),
+      ticks: tickGaps,
+    });
+    fc.assert(
+      fc.property(scenario, fc.boolean(), (sc, adaptive) => {
+        const d = new Detector(options({ nodes: NODES, rings: RINGS3, ...(adaptive ? { policy: adaptivePolicy(INTERVAL, RING_TIMEOUT) } : {}) }));
+        type In = { t: number; order: number; node?: string; ring?: string; seq?: number };
+        const input: In[] = [];
+        let order = 0;
+        sc.nodes.forEach((slots, n) =>
+          slots.forEach((fates, k) =>
+            fates.forEach((delay, r) => {
+              if (delay !== undefined) input.push({ t: k * INTERVAL + delay, order: order++, node: NODES[n] as string, ring: RINGS3[r] as string, seq: k });
+            }),
+          ),
+        );
+        for (let t = 0, i = 0; t <= 40 * INTERVAL + 3 * RING_TIMEOUT; i++) {
+          t += sc.ticks[i % sc.ticks.length] as number;
+          input.push({ t, order: order++ });
+        }
+        // Same time: heartbeats before ticks.
+        input.sort((x, y) => x.t - y.t || Number(x.node === undefined) - Number(y.node === undefined) || x.order - y.order);
+        for (const i of input) {
+          if (i.node !== undefined) {
+            d.heartbeat({ node: i.node, ring: i.ring as string, seq: i.seq as number, incarnation: 1, receivedAt: i.t });
+            continue;
+          }
+          const events = d.tick(i.t);
+          let last = -1;
+          for (const e of events) {
+            const at = NODES.indexOf(e.node);
+            assert.ok(at >= last, `events out of node order: ${events.map((x) => x.node).join(',')}`);
+            last = at;
+            if (e.type === 'link') assert.ok(e.state === 'down' && e.at <= i.t, `a ring went ${e.type === 'link' ? e.state : ''} at ${e.at} in a tick at ${i.t}`);
+          }
+          if (i.t < RING_TIMEOUT) continue; // nothing goes down before start + ringTimeout
+          for (const node of NODES) {
+            for (const r of d.report(node)?.rings ?? []) {
+              if (r.link !== 'down') assert.ok(r.lastEvidence + r.timeout > i.t, `${node} ${r.ring} still ${r.link} at ${i.t}, deadline ${r.lastEvidence + r.timeout}`);
+            }
+          }
+        }
+      }),
+      { seed: SEED, numRuns: RUNS },
+    );
+  });
+
   it('the same inputs give the same events (determinism)', () => {
     const scenario = fc.record({
       slots: fc.array(fc.array(fc.option(fc.integer({ min: 0, max: 2 * RING_TIMEOUT }), { nil: undefined }), { minLength: 3, maxLength: 3 }), { minLength: 1, maxLength: 40 }),

@@ -18,6 +18,7 @@
 //   not running (a stalled event loop, a paused VM) and the datagrams queued meanwhile have not
 //   been read yet; no ring may go silent until `pauseGrace` after such a pause.
 
+import TinyQueue from 'tinyqueue';
 import { ArrivalStats, phiTimeout } from './stats.js';
 
 /** Milliseconds on the caller's monotonic clock. */
@@ -186,10 +187,23 @@ interface RingState {
   accepted: number;
   refused: number;
   readonly stats: ArrivalStats;
+  /** The key of this ring's live entry in the deadline queue; NONE while the ring is down (it has none). */
+  queued: Millis;
 }
+
+/** A ring's entry in the deadline queue: it cannot go down before `key`. */
+interface Deadline {
+  readonly key: Millis;
+  readonly node: NodeState;
+  readonly ring: number;
+}
+
+const NONE = Number.POSITIVE_INFINITY;
 
 interface NodeState {
   readonly name: string;
+  /** Its place in the configured order: events of one tick are reported in this order. */
+  readonly index: number;
   readonly rings: RingState[];
   incarnation: number | null;
   epoch: number | null;
@@ -223,6 +237,15 @@ export class Detector {
   private lastTick: Millis;
   /** No ring goes down before this: start + ringTimeout, pushed on by pauses. */
   private notBefore: Millis;
+  /**
+   * Every ring that is not down, keyed by a time before which it cannot go down (at most its real
+   * deadline: a heartbeat that moves a deadline later leaves the key, and the tick re-keys the entry
+   * when it comes up). A tick looks only at the entries that fell due, not at every node: the cost
+   * of a tick follows the rings whose deadline passed, not the size of the cluster.
+   */
+  private readonly deadlines = new TinyQueue<Deadline>([], (a, b) => a.key - b.key);
+  /** Nodes whose verdict is recovered: their hold ends in a tick. */
+  private readonly recovering = new Set<NodeState>();
 
   constructor(options: DetectorOptions) {
     const problems = checkOptions(options);
@@ -242,9 +265,10 @@ export class Detector {
     this.notBefore = options.start + options.ringTimeout;
     const window = options.statsWindow ?? DEFAULT_STATS_WINDOW;
     this.state = new Map();
-    this.order = this.nodes.map((name) => {
+    this.order = this.nodes.map((name, index) => {
       const node: NodeState = {
         name,
+        index,
         rings: this.rings.map(() => ({
           link: 'pending',
           since: options.start,
@@ -254,6 +278,7 @@ export class Detector {
           accepted: 0,
           refused: 0,
           stats: new ArrivalStats(window),
+          queued: NONE,
         })),
         incarnation: null,
         epoch: null,
@@ -265,6 +290,7 @@ export class Detector {
         recoveredUntil: 0,
       };
       this.state.set(name, node);
+      node.rings.forEach((_, r) => this.queue(node, r));
       return node;
     });
   }
@@ -331,23 +357,49 @@ export class Detector {
         reason: first ? `first heartbeat on ring ${arrival.ring}` : `heard again on ring ${arrival.ring}`,
       });
     }
+    if (ring.link !== 'down') this.queue(node, r);
     this.evaluate(node, now, now, events);
     return { accepted: true, events };
   }
 
-  /** Advances the clock: rings whose silence passed their timeout go down, verdicts follow. */
+  /**
+   * Advances the clock: rings whose silence passed their timeout go down, verdicts follow. Only the
+   * rings whose queued deadline passed are looked at; events come in the configured node order, each
+   * node's rings in ring order, as if every node had been checked.
+   */
   tick(now: Millis): DetectorEvent[] {
     now = this.advance(now);
     if (now - this.lastTick > this.pauseThreshold) this.notBefore = Math.max(this.notBefore, now + this.pauseGrace);
     this.lastTick = now;
+    /** node → its rings that went down in this tick. */
+    const due = new Map<NodeState, number[]>();
+    // Nothing goes down before notBefore: the queue waits (its keys stay at most the deadlines).
+    if (now >= this.notBefore) {
+      for (let top = this.deadlines.peek(); top !== undefined && top.key <= now; top = this.deadlines.peek()) {
+        this.deadlines.pop();
+        const ring = top.node.rings[top.ring] as RingState;
+        if (ring.queued !== top.key || ring.link === 'down') continue; // superseded by a newer entry
+        ring.queued = NONE;
+        if (ring.lastEvidence + this.timeoutOf(ring) > now) {
+          this.queue(top.node, top.ring); // heard since it was queued: not due yet
+          continue;
+        }
+        const rings = due.get(top.node);
+        if (rings === undefined) due.set(top.node, [top.ring]);
+        else rings.push(top.ring);
+      }
+    }
+    for (const node of this.recovering) {
+      if (node.verdict.kind !== 'recovered') this.recovering.delete(node);
+      else if (now >= node.recoveredUntil && !due.has(node)) due.set(node, []);
+    }
+    if (due.size === 0) return [];
     const events: DetectorEvent[] = [];
-    for (const node of this.order) {
+    for (const [node, rings] of [...due].sort(([a], [b]) => a.index - b.index)) {
       let changedAt = -Infinity;
-      for (let r = 0; r < node.rings.length; r++) {
+      for (const r of rings.sort((a, b) => a - b)) {
         const ring = node.rings[r] as RingState;
-        if (ring.link === 'down') continue;
         const deadline = Math.max(ring.lastEvidence + this.timeoutOf(ring), this.notBefore);
-        if (now < deadline) continue;
         ring.link = 'down';
         ring.since = deadline;
         if (deadline > changedAt) changedAt = deadline;
@@ -369,6 +421,15 @@ export class Detector {
       else if (node.verdict.kind === 'recovered' && now >= node.recoveredUntil) this.evaluate(node, node.recoveredUntil, now, events);
     }
     return events;
+  }
+
+  /** Queues a ring that is not down at its deadline, unless an entry at or before it is queued already. */
+  private queue(node: NodeState, r: number): void {
+    const ring = node.rings[r] as RingState;
+    const key = ring.lastEvidence + this.timeoutOf(ring);
+    if (key >= ring.queued) return;
+    ring.queued = key;
+    this.deadlines.push({ key, node, ring: r });
   }
 
   verdict(node: string): Verdict | undefined {
@@ -461,7 +522,10 @@ export class Detector {
       return;
     }
 
-    if (kind === 'recovered' && prev.kind === 'suspect') node.recoveredUntil = at + this.recoveryHold;
+    if (kind === 'recovered' && prev.kind === 'suspect') {
+      node.recoveredUntil = at + this.recoveryHold;
+      this.recovering.add(node);
+    }
     node.downMask = downMask;
     node.upMask = upMask;
     node.verdict = this.buildVerdict(node, kind, at, prev);
