@@ -18,9 +18,8 @@ export function simConfig(nodes: number, intervalMs: number): Record<string, unk
       name: 'bench',
       // Nothing to fence in this bench: no resources, and every node keeps heartbeating.
       fencing: false,
-      // Distributed confirmation asks every other node about a lost one (N-1 HTTP requests per lost
-      // node): off, so a node that flaps under load does not turn the bench into a storm of those.
-      confirmation: { enabled: false },
+      // Distributed confirmation stays on (its default): a lost node's 4 peers would be asked
+      // (membership/peers.ts). The simulated agents do not hear each other; none is lost here.
       agentPort: SIM_AGENT_PORT,
       heartbeat: { interval: `${intervalMs}ms`, ringTimeout: `${intervalMs * 6}ms` },
     },

@@ -17,6 +17,7 @@ import { resourceAgentFor as defaultResourceAgentFor } from '../resources/index.
 import type { ResourceAgent } from '../resources/types.js';
 import { Agent, type AgentOptions } from './agent.js';
 import { createAgentApi } from './api.js';
+import { heardBy } from '../membership/peers.js';
 import { HeartbeatReceiver } from '../membership/receiver.js';
 import { HeartbeatSender, type HeartbeatLogger } from '../membership/sender.js';
 import type { Peers } from '../model/wire.js';
@@ -162,7 +163,8 @@ export async function startAgentDaemon(opts: AgentDaemonOptions): Promise<AgentD
   let heartbeats: HeartbeatSender | undefined;
   let peers: HeartbeatReceiver | undefined;
   try {
-    if (confirming) peers = await HeartbeatReceiver.start({ config, node, logger: withoutNode(log) });
+    // It listens to the peers whose heartbeats come here (membership/peers.ts), not to every node.
+    if (confirming) peers = await HeartbeatReceiver.start({ config, node, logger: withoutNode(log), nodes: heardBy(config, node) });
     const p = peers;
     const app = createAgentApi(agent, p === undefined ? {} : { peers: () => peersView(config, node, p) });
     const started = await listenOn(listen, app.fetch);
@@ -203,16 +205,14 @@ export async function startAgentDaemon(opts: AgentDaemonOptions): Promise<AgentD
 export function peersView(config: Config, node: string, receiver: HeartbeatReceiver, now: number = performance.now()): Peers {
   return {
     node,
-    peers: config.nodes
-      .filter((n) => n.name !== node)
-      .map((n) => {
-        const r = receiver.report(n.name);
-        return {
-          node: n.name,
-          incarnation: r?.incarnation ?? null,
-          rings: (r?.rings ?? []).map((x) => ({ ring: x.ring, link: x.link, silentMs: x.lastHeard === null ? null : Math.max(0, Math.round(now - x.lastHeard)), seq: x.seq })),
-        };
-      }),
+    peers: heardBy(config, node).map((name) => {
+      const r = receiver.report(name);
+      return {
+        node: name,
+        incarnation: r?.incarnation ?? null,
+        rings: (r?.rings ?? []).map((x) => ({ ring: x.ring, link: x.link, silentMs: x.lastHeard === null ? null : Math.max(0, Math.round(now - x.lastHeard)), seq: x.seq })),
+      };
+    }),
   };
 }
 

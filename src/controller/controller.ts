@@ -51,6 +51,7 @@ import { canonical as canonicalConfig, summarizeChanges, type ConfigChange } fro
 import { AgentClient } from './agent-client.js';
 import { ConfigManager, describeEntry } from './config-manager.js';
 import type { ReceiverEvent } from '../membership/receiver.js';
+import { hearersOf } from '../membership/peers.js';
 import { executePlan, type ActionOutcome } from './executor.js';
 import { LbSync } from './lb-sync.js';
 import { Observed } from './observed.js';
@@ -586,7 +587,11 @@ export class Controller {
     try {
       const mine = this.opts.membership.report(node);
       const mySeq = Math.max(-1, ...(mine?.rings ?? []).map((r) => r.seq));
-      const peers = [...this.observed.nodes.values()].filter((n) => n.name !== node && n.state === 'online' && !n.isolated).map((n) => n.name);
+      // Only the peers that hear it (membership/peers.ts): a bounded number, whatever the cluster's size.
+      const peers = hearersOf(this.config, node).filter((p) => {
+        const n = this.observed.node(p);
+        return n !== undefined && n.state === 'online' && !n.isolated;
+      });
       const timeout = this.config.cluster.confirmation?.timeout ?? DEFAULTS.confirmationTimeout;
       const answers = await Promise.all(
         peers.map((p) =>

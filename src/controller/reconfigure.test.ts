@@ -37,7 +37,7 @@ describe('what a running cluster can take (reconfigure rules)', () => {
   });
 
   it('writing a default out is no change', () => {
-    const after = BASE.replace('name: c\n', 'name: c\n  noQuorumPolicy: stop\n  agentPort: 7410\n  quorum: { lease: 3s, controllerVotes: 1 }\n  confirmation: { enabled: true }\n')
+    const after = BASE.replace('name: c\n', 'name: c\n  noQuorumPolicy: stop\n  agentPort: 7410\n  quorum: { lease: 3s, controllerVotes: 1 }\n  confirmation: { enabled: true, peers: 4 }\n')
       .replace('{ name: c1, addresses: { r0: 10.0.0.9 } }', '{ name: c1, addresses: { r0: 10.0.0.9 }, apiPort: 7400 }');
     assert.deepEqual(fields(after), []);
   });
@@ -49,8 +49,8 @@ describe('what a running cluster can take (reconfigure rules)', () => {
     assert.deepEqual(fields(BASE.replace('10.0.0.9', '10.0.0.8')), ['controllers']);
     assert.deepEqual(fields(BASE.replace('interval: 50ms', 'interval: 100ms')), ['cluster.heartbeat.interval']);
     assert.deepEqual(
-      fields(BASE.replace('name: c\n', 'name: c\n  agentPort: 7411\n  noQuorumPolicy: freeze\n  quorum: { lease: 5s }\n  confirmation: { enabled: false }\n')),
-      ['cluster.agentPort', 'cluster.quorum.lease', 'cluster.noQuorumPolicy', 'cluster.confirmation.enabled'],
+      fields(BASE.replace('name: c\n', 'name: c\n  agentPort: 7411\n  noQuorumPolicy: freeze\n  quorum: { lease: 5s }\n  confirmation: { enabled: false, peers: 2 }\n')),
+      ['cluster.agentPort', 'cluster.quorum.lease', 'cluster.noQuorumPolicy', 'cluster.confirmation.enabled', 'cluster.confirmation.peers'],
     );
     assert.deepEqual(fields(BASE.replace('name: c\n', 'name: d\n')), ['cluster.name']);
   });

@@ -11,9 +11,9 @@
 // - nodes (which there are, in which order, their addresses), rings, controllers, the cluster's
 //   name, heartbeat timing, agentPort: the heartbeat receiver, the agents and the API listen by
 //   them;
-// - quorum (lease, controllerVotes), noQuorumPolicy and confirmation.enabled: every agent read
-//   them from its own file at start and applies them alone when it is cut off (self-fencing,
-//   peer heartbeats). A controller assuming a policy its agents do not apply could start a
+// - quorum (lease, controllerVotes), noQuorumPolicy, confirmation.enabled and confirmation.peers:
+//   every agent read them from its own file at start and applies them alone when it is cut off
+//   (self-fencing), or sends its peer heartbeats by them. A controller assuming a policy its agents do not apply could start a
 //   resource a second time while the first copy still runs.
 
 import { DEFAULTS, type Config } from '../model/config.js';
@@ -47,6 +47,7 @@ export function fixedChanges(running: Config, next: Config): FixedChange[] {
   field('cluster.quorum.controllerVotes', a.quorum?.controllerVotes ?? DEFAULTS.controllerVotes, b.quorum?.controllerVotes ?? DEFAULTS.controllerVotes);
   field('cluster.noQuorumPolicy', a.noQuorumPolicy ?? DEFAULTS.noQuorumPolicy, b.noQuorumPolicy ?? DEFAULTS.noQuorumPolicy);
   field('cluster.confirmation.enabled', a.confirmation?.enabled ?? DEFAULTS.confirmation, b.confirmation?.enabled ?? DEFAULTS.confirmation);
+  field('cluster.confirmation.peers', a.confirmation?.peers ?? DEFAULTS.confirmationPeers, b.confirmation?.peers ?? DEFAULTS.confirmationPeers);
 
   const ringsA = (running.rings ?? []).map((r) => ({ name: r.name, port: r.port ?? DEFAULTS.ringPort }));
   const ringsB = (next.rings ?? []).map((r) => ({ name: r.name, port: r.port ?? DEFAULTS.ringPort }));

@@ -124,6 +124,11 @@ export interface HeartbeatReceiverOptions {
   readonly tickInterval?: number;
   /** Detector tuning beyond the configuration (adaptive policy, pause guard, recovery hold). */
   readonly detector?: Partial<Pick<DetectorOptions, 'policy' | 'pauseThreshold' | 'pauseGrace' | 'recoveryHold' | 'statsWindow'>>;
+  /**
+   * The configured nodes whose heartbeats count (an agent hears only the peers that send to it:
+   * ./peers.ts); the others' are refused as unknown-node. Default: every configured node.
+   */
+  readonly nodes?: readonly string[];
   /** Refuse datagrams whose source is not the node's configured IPv4 address on that ring. Default true. */
   readonly checkSource?: boolean;
   readonly logger?: ReceiverLogger;
@@ -211,7 +216,7 @@ export class HeartbeatReceiver {
     }
     const tickInterval = options.tickInterval ?? DEFAULT_TICK_INTERVAL;
     const start = performance.now();
-    const detOptions = detectorOptions(config, start, options.detector ?? {});
+    const detOptions = detectorOptions(config, start, { ...options.detector, ...(options.nodes === undefined ? {} : { nodes: options.nodes }) });
     const pauseThreshold = detOptions.pauseThreshold ?? detOptions.ringTimeout / 2;
     if (!(Number.isFinite(tickInterval) && tickInterval > 0 && tickInterval * 2 <= pauseThreshold)) {
       throw new HavenError('USAGE', `tick interval must be a positive number of ms at most half the pause threshold (${pauseThreshold} ms), got ${tickInterval}`, {

@@ -19,8 +19,9 @@
 // - incarnation defaults to the wall-clock time the sender started (ms), so a restarted agent has a
 //   larger one; pass the agent's own start time to share it with the agent's other messages.
 // - epoch is read through the getter at every send: the highest controller epoch the agent accepted.
-// - With `peers`, every other node with an address on the ring gets the heartbeat too (at the
-//   ring's port), so peers can confirm a node the controller lost (docs/safety.md).
+// - With `peers`, the nodes that hear this one (cluster.confirmation.peers of them, the next in the
+//   configured order: ./peers.ts) get the heartbeat too (at the ring's port + 1), so peers can
+//   confirm a node the controller lost (docs/safety.md).
 // - A controller answers a heartbeat with a lease grant (leaseGrantSchema) to the socket it came
 //   from; `onGrant` gets it with the monotonic time that heartbeat was sent, which is where the
 //   lease starts. A grant that does not parse, names another node or incarnation, or answers a
@@ -35,6 +36,7 @@ import { IMPLICIT_RING } from '../detector/index.js';
 import { HavenError } from '../errors.js';
 import { DEFAULTS, type Config } from '../model/config.js';
 import { leaseGrantSchema, WIRE_VERSION, type Heartbeat, type LeaseGrant } from '../model/wire.js';
+import { hearersOf } from './peers.js';
 import { bindSocket, closeQuietly, closeSocket } from './udp.js';
 
 /** The logger calls this module makes; a pino logger fits. */
@@ -60,7 +62,7 @@ export interface HeartbeatSenderOptions {
   readonly incarnation?: number;
   /** Overrides cluster.heartbeat.interval (ms). */
   readonly interval?: number;
-  /** Send to every peer node on each ring too (distributed confirmation). Default false. */
+  /** Send to the peers that hear this node on each ring too (distributed confirmation, ./peers.ts). Default false. */
   readonly peers?: boolean;
   /** A lease grant answered one of our heartbeats, sent at `sentAt` (performance.now()). */
   readonly onGrant?: (grant: LeaseGrant, sentAt: number) => void;
@@ -179,9 +181,11 @@ export class HeartbeatSender {
               return address === undefined ? [] : [{ name: c.name, address, port }];
             });
             if (options.peers === true) {
-              for (const peer of config.nodes) {
-                const address = peer.addresses?.[r.name];
-                if (peer.name !== node && address !== undefined) targets.push({ name: peer.name, address, port: peerPort(port) });
+              // Only the peers that hear this node (membership/peers.ts), not every node.
+              const byName = new Map(config.nodes.map((n) => [n.name, n]));
+              for (const name of hearersOf(config, node)) {
+                const address = byName.get(name)?.addresses?.[r.name];
+                if (address !== undefined) targets.push({ name, address, port: peerPort(port) });
               }
             }
             return { ring: r.name, bind: bind as string | undefined, targets };

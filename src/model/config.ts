@@ -258,6 +258,12 @@ export const confirmationSchema = z.strictObject({
   enabled: z.boolean().optional(),
   /** How long the controller waits for the peers' answers. */
   timeout: duration.optional(),
+  /**
+   * How many peers hear each node: the next ones in `nodes` order, wrapping round (a node sends
+   * its peer heartbeats to them, and the controller asks them). Bounds the peer traffic and the
+   * questions per lost node; with fewer other nodes, all of them. Default 4.
+   */
+  peers: z.number().int().min(1).max(64).optional(),
 });
 export type ConfirmationPolicy = z.output<typeof confirmationSchema>;
 
@@ -354,6 +360,7 @@ export const DEFAULTS = {
   /** Distributed confirmation is on, and peers have this long to answer. */
   confirmation: true,
   confirmationTimeout: 200,
+  confirmationPeers: 4,
   /** UDP port of a ring that sets none (Corosync's). */
   ringPort: 5405,
   /** TCP port of an agent's API. */
