@@ -14,6 +14,14 @@ describe('Observed: the node life cycle', () => {
     assert.deepEqual(o.status(2).resources?.['web'], { n1: { state: 'started', monitors: [1000] } });
   });
 
+  it('an online node heard with a new verdict is no change to act on, but its reason says what is heard now', () => {
+    const o = new Observed(nodes, 0);
+    o.heard('n1', 100, 1, 'heard again on ring r0 after 700 ms suspect; still silent on r1 (never heard)');
+    assert.equal(o.heard('n1', 100, 2, 'heard on rings r0, r1'), false);
+    assert.equal(o.node('n1')?.reason, 'heard on rings r0, r1');
+    assert.equal(o.node('n1')?.since, 1, 'online since the first time it was heard');
+  });
+
   it('a node silent on every ring is unclean, and fenced only when the fence is confirmed; its copies are then gone', () => {
     const o = new Observed(nodes, 0);
     o.heard('n1', 100, 1, 'heard');

@@ -97,7 +97,11 @@ export class Observed {
       this.setNode(n, 'online', now, `heard again after being isolated: ${reason}`);
       return true;
     }
-    if (n.state === 'online' && !restarted) return false;
+    if (n.state === 'online' && !restarted) {
+      // No change to act on, but the status shows what is heard now (a ring back, or lost).
+      n.reason = reason;
+      return false;
+    }
     if (n.state === 'unclean' && n.fencing) return false; // a fence under way finishes first
     if (n.state === 'unclean' && !restarted && n.probed) {
       this.setNode(n, 'online', now, `heard again before any fence: ${reason}`);
