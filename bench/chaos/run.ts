@@ -3,6 +3,7 @@
 //
 //   npm run bench:chaos                                  200 trials, a new seed (printed)
 //   npm run bench:chaos -- --trials 50 --seed 42 --faults power-off,partition --json
+//   node dist/bench/chaos/run.js --controllers 3 --trials 40 --seed 2025   three controllers on etcd
 //
 // Its lab is called bench-chaos (one left behind by a killed run is removed first) and is always
 // torn down, also after a failure or Ctrl-C. Exit 1 when an invariant broke: the table names the
@@ -13,7 +14,7 @@ import { durationOption, holdRange } from '../../src/cli/commands/lab.js';
 import { describeError } from '../../src/cli/run.js';
 import { HavenError } from '../../src/errors.js';
 import { runChaos } from '../../src/lab/chaos/harness.js';
-import { parseFaults } from '../../src/lab/chaos/plan.js';
+import { parseControllers, parseFaults } from '../../src/lab/chaos/plan.js';
 import { freshSeed } from '../../src/lab/chaos/prng.js';
 import { failed, renderChaos, renderTrialLine, summarize } from '../../src/lab/chaos/report.js';
 import { destroyLab } from '../../src/lab/lab.js';
@@ -23,7 +24,10 @@ const LAB = 'bench-chaos';
 const USAGE = `usage: node dist/bench/chaos/run.js [flags]   (as root)
   --trials N        trials (default 200)
   --seed S          the seed (default: a new one, printed)
-  --faults LIST     the faults to draw from (default: all)
+  --faults LIST     the faults to draw from (default: all that apply to the lab's shape)
+  --controllers N   1 (default; embedded store) or 3 (on a 3-member etcd; adds leader-kill,
+                    leader-pause, etcd-kill, etcd-majority)
+  --leader-lease S  with --controllers 3: the leader lease on etcd, whole seconds (default 2)
   --hold MIN-MAX    how long each fault is held (default 1s-3s)
   --bound D         every service back within D after the heal (default 10s)
   --keep-logs       keep the lab's logs (${stateDir()}/${LAB}/logs)
@@ -36,6 +40,8 @@ async function main(): Promise<number> {
       trials: { type: 'string', default: '200' },
       seed: { type: 'string' },
       faults: { type: 'string' },
+      controllers: { type: 'string', default: '1' },
+      'leader-lease': { type: 'string' },
       hold: { type: 'string', default: '1s-3s' },
       bound: { type: 'string', default: '10s' },
       'keep-logs': { type: 'boolean', default: false },
@@ -51,7 +57,10 @@ async function main(): Promise<number> {
   if (!Number.isInteger(trials) || trials < 1) throw new HavenError('USAGE', `--trials must be an integer ≥ 1, got ${values.trials}`, { hint: USAGE });
   const seed = values.seed === undefined ? freshSeed() : Number(values.seed);
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new HavenError('USAGE', `--seed must be an integer from 0 to 4294967295, got ${values.seed}`);
-  const faults = parseFaults(values.faults);
+  const controllers = parseControllers(Number(values.controllers));
+  const leaderLease = values['leader-lease'] === undefined ? undefined : Number(values['leader-lease']);
+  if (leaderLease !== undefined && (controllers !== 3 || !Number.isInteger(leaderLease) || leaderLease < 1 || leaderLease > 60)) throw new HavenError('USAGE', `--leader-lease ${values['leader-lease']}: whole seconds from 1 to 60, with --controllers 3 only`);
+  const faults = parseFaults(values.faults, controllers);
   const hold = holdRange(values.hold);
   const boundMs = durationOption('--bound', values.bound, 's');
   const dir = stateDir();
@@ -64,7 +73,7 @@ async function main(): Promise<number> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
-  process.stderr.write(`chaos bench: seed ${seed}, ${trials} trials\n`);
+  process.stderr.write(`chaos bench: seed ${seed}, ${trials} trials, ${controllers} controller${controllers === 1 ? '' : 's'}\n`);
   const result = await runChaos({
     name: LAB,
     stateDir: dir,
@@ -76,6 +85,8 @@ async function main(): Promise<number> {
     boundMs,
     hosts: 3,
     rings: 2,
+    controllers,
+    ...(leaderLease === undefined ? {} : { leaderLease }),
     keepLogs: values['keep-logs'],
     signal: ac.signal,
     log: (line) => process.stderr.write(`${line}\n`),

@@ -117,3 +117,28 @@ export async function waitEtcdHealthy(state: LabState, hosts: readonly string[],
     }
   }
 }
+
+/**
+ * The member raft elected leader, by its host (etcdctl endpoint status, from inside the first
+ * member's host): undefined when no member answers, or those that do name no leader among them.
+ */
+export async function etcdRaftLeader(state: LabState, signal?: AbortSignal): Promise<string | undefined> {
+  const cluster = state.etcd;
+  if (cluster === undefined) throw new HavenError('INTERNAL', `lab "${state.name}" runs no etcd`);
+  const ns = state.hosts.find((h) => cluster.members.some((m) => m.host === h.name))?.ns;
+  if (ns === undefined) throw new HavenError('INTERNAL', `no namespace for the etcd members of lab "${state.name}"`);
+  const r = await run('ip', ['netns', 'exec', ns, ETCDCTL_BIN, '--endpoints', etcdEndpoints(cluster).join(','), '--dial-timeout', '1s', '--command-timeout', '1s', 'endpoint', 'status', '-w', 'json'], {
+    allowFailure: true,
+    timeoutMs: 5_000,
+    ...(signal === undefined ? {} : { signal }),
+  });
+  let answers: { Endpoint?: string; Status?: { header?: { member_id?: number | string }; leader?: number | string } }[];
+  try {
+    // Member ids are uint64: read as text, as a JSON number above 2^53 loses digits.
+    answers = JSON.parse(r.stdout.replace(/"(member_id|leader)":(\d+)/g, '"$1":"$2"')) as typeof answers;
+  } catch {
+    return undefined;
+  }
+  const leader = answers.find((a) => a.Status?.leader !== undefined && String(a.Status.header?.member_id) === String(a.Status.leader));
+  return cluster.members.find((m) => m.clientUrl === leader?.Endpoint)?.host;
+}

@@ -322,7 +322,9 @@ function registerChaos(lab: Command): void {
     .description('bring up a lab, inject random faults (seeded) while probing an A/P and a clone service, heal, check the invariants; exit 1 on a violation (needs root)')
     .option('--trials <n>', 'how many trials', integer('--trials', 1, 100_000), 20)
     .option('--seed <s>', 'the seed of the fault sequence (default: a new one, printed)', integer('--seed', 0, 4_294_967_295))
-    .option('--faults <list>', 'the faults to draw from, comma-separated (default: all): power-off, cut-ring, partition, asym-partition, loss, delay, controller-kill, agent-kill, service-kill, cpu-hog')
+    .option('--faults <list>', 'the faults to draw from, comma-separated (default: all that apply): power-off, cut-ring, partition, asym-partition, loss, delay, controller-kill, agent-kill, service-kill, cpu-hog; with --controllers 3 also leader-kill, leader-pause, etcd-kill, etcd-majority')
+    .option('--controllers <n>', 'controllers: 1 (embedded store) or 3 (on a 3-member etcd, as lab up --controllers 3)', integer('--controllers', 1, 3), 1)
+    .option('--leader-lease <s>', "with --controllers 3: the controllers' leader lease on etcd, whole seconds", integer('--leader-lease', 1, 60))
     .option('--hold <range>', 'how long a fault is held, drawn from MIN-MAX', '1s-3s')
     .option('--bound <d>', 'every service must answer again within this long after the heal (bare number: seconds)', '10s')
     .option('--hosts <n>', 'hosts in the lab', integer('--hosts', 2, 9), 3)
@@ -331,11 +333,13 @@ function registerChaos(lab: Command): void {
     .option('--keep-logs', "keep the lab's logs when it is torn down (<state dir>/<name>/logs)")
     .option('--json', 'print the result as JSON')
     .action(
-      action(async (opts: Common & { trials: number; seed?: number; faults?: string; hold: string; bound: string; hosts: number; rings: number; replay?: string; keepLogs?: boolean; json?: boolean }) => {
+      action(async (opts: Common & { trials: number; seed?: number; faults?: string; controllers: number; leaderLease?: number; hold: string; bound: string; hosts: number; rings: number; replay?: string; keepLogs?: boolean; json?: boolean }) => {
         const { dir } = await where(opts);
         const name = opts.name ?? 'chaos';
         const plan = await import('../../lab/chaos/plan.js');
-        const faults = plan.parseFaults(opts.faults);
+        const controllers = plan.parseControllers(opts.controllers);
+        if (opts.leaderLease !== undefined && controllers !== 3) throw new UsageError('--leader-lease applies to --controllers 3 only', { hint: 'one controller runs on the embedded store and leads at once' });
+        const faults = plan.parseFaults(opts.faults, controllers);
         const hold = holdRange(opts.hold);
         const boundMs = durationOption('--bound', opts.bound, 's');
         const replay = opts.replay === undefined ? undefined : plan.parseReplay(opts.replay);
@@ -369,6 +373,8 @@ function registerChaos(lab: Command): void {
             boundMs,
             hosts: opts.hosts,
             rings: opts.rings,
+            controllers,
+            ...(opts.leaderLease === undefined ? {} : { leaderLease: opts.leaderLease }),
             keepLogs: opts.keepLogs === true,
             signal: ac.signal,
             log: (line) => process.stderr.write(`haven: lab ${line}\n`),

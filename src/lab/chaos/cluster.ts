@@ -59,6 +59,9 @@ resources:
 export interface Snapshot {
   readonly epoch: number;
   readonly phase: string;
+  /** The controller's name and whether it leads (three controllers: only the leader's view counts). */
+  readonly name?: string;
+  readonly role?: 'leader' | 'follower';
   readonly nodes: readonly { name: string; state: string; probed: boolean; fencing: boolean }[];
   readonly status: {
     readonly resources?: Readonly<Record<string, Readonly<Record<string, { state: string }>>>>;
@@ -67,6 +70,32 @@ export interface Snapshot {
   readonly operatorConstraints: readonly { id: string }[];
   readonly plan: unknown;
   readonly resources: readonly { id: string; type: string }[];
+}
+
+/** GET /v1/health of one controller (src/controller/api.ts). */
+export interface Health {
+  readonly name: string;
+  readonly role: 'leader' | 'follower';
+  readonly phase: string;
+  readonly epoch: number;
+  readonly leader: { readonly name: string; readonly epoch: number } | null;
+}
+
+/**
+ * Why the controllers are not as a settled cluster of three has them, or undefined: each answers,
+ * one leads, and the others follow it (a controller that leads in its own eyes after a pause has
+ * not stepped down yet). `healths` in controller order, undefined for one that did not answer.
+ */
+export function controllersUnsettled(names: readonly string[], healths: readonly (Health | undefined)[]): string | undefined {
+  const silent = names.filter((_, i) => healths[i] === undefined);
+  if (silent.length > 0) return `controller${silent.length === 1 ? '' : 's'} ${silent.join(', ')} ${silent.length === 1 ? 'does' : 'do'} not answer`;
+  const all = healths as readonly Health[];
+  const leaders = all.filter((h) => h.role === 'leader');
+  if (leaders.length !== 1) return leaders.length === 0 ? 'no controller leads' : `${leaders.map((h) => h.name).join(' and ')} all lead`;
+  const leader = leaders[0] as Health;
+  const astray = all.filter((h) => h !== leader && (h.phase !== 'following' || h.leader?.name !== leader.name));
+  if (astray.length > 0) return astray.map((h) => `${h.name} is ${h.phase}${h.leader === null ? ', with no leader' : `, its leader ${h.leader.name}`}`).join('; ');
+  return undefined;
 }
 
 export interface ControllerEvent {

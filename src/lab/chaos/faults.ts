@@ -1,13 +1,15 @@
 // The chaos suite's faults, made with the lab's own primitives (src/lab/lab.ts, power.ts): each
 // `inject` returns the `heal` that undoes it. Healing the network is always a full `healLab`
 // (every cut, partition, loss and delay), and hosts left powered off (by the fault or by a
-// fence) are powered on by the harness after every heal.
+// fence) are powered on by the harness after every heal. The controller and etcd faults act on
+// the daemons through `lab kill` / `lab start` (killDaemon, startHostDaemon): the harness names
+// the controller host (the leader, a follower) and the etcd members, resolved from their roles.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { HavenError } from '../../errors.js';
 import { cutLink, degradeHost, healLab, killDaemon, partitionLab, startHostDaemon } from '../lab.js';
-import { CONTROLLER_HOST } from '../names.js';
+import { waitEtcdHealthy } from '../etcd.js';
 import { powerOff, powerOn } from '../power.js';
 import type { LabState } from '../state.js';
 import { namespacePids, sleep } from '../system.js';
@@ -18,8 +20,10 @@ export interface FaultContext {
   readonly lab: string;
   readonly dir: string;
   readonly state: LabState;
-  /** The host the fault hits (resolved from the plan's role), or the controller. */
+  /** The host the fault hits (resolved from the plan's role), or the controller host. */
   readonly target: string;
+  /** etcd-kill, etcd-majority: the controller hosts whose etcd member is killed. */
+  readonly members?: readonly string[];
   /** How long after an agent's kill -9 the lab starts it again (systemd's RestartSec). */
   readonly agentRestartMs: number;
   /** Told when the harness itself powers a host off (its watcher dies with it). */
@@ -85,10 +89,27 @@ export async function inject(plan: FaultPlan, ctx: FaultContext): Promise<Heal> 
       await degradeHost(lab, dir, target, { delayMs: DELAY_MS });
       return healNetwork;
     case 'controller-kill':
-      if ((await killDaemon(lab, dir, CONTROLLER_HOST)) === undefined) throw new HavenError('INTERNAL', 'no controller was running to kill');
+    case 'leader-kill':
+      if ((await killDaemon(lab, dir, target)) === undefined) throw new HavenError('INTERNAL', `no controller was running on ${target} to kill`);
       return async () => {
-        await startHostDaemon(lab, dir, CONTROLLER_HOST);
+        await startHostDaemon(lab, dir, target);
       };
+    case 'leader-pause':
+      if ((await killDaemon(lab, dir, target, { signal: 'STOP' })) === undefined) throw new HavenError('INTERNAL', `no controller was running on ${target} to pause`);
+      return async () => {
+        await killDaemon(lab, dir, target, { signal: 'CONT' });
+      };
+    case 'etcd-kill':
+    case 'etcd-majority': {
+      const members = ctx.members ?? [];
+      if (members.length !== (plan.kind === 'etcd-kill' ? 1 : 2)) throw new HavenError('INTERNAL', `${plan.kind} needs ${plan.kind === 'etcd-kill' ? 'one member' : 'two members'}, got ${members.join(',') || 'none'}`);
+      for (const m of members) if ((await killDaemon(lab, dir, m, { role: 'etcd' })) === undefined) throw new HavenError('INTERNAL', `no etcd member was running on ${m} to kill`);
+      return async () => {
+        for (const m of members) await startHostDaemon(lab, dir, m, { role: 'etcd' });
+        // Back in the cluster (on its data directory), or a clear harness error.
+        await waitEtcdHealthy(ctx.state, members, 20_000, ctx.signal);
+      };
+    }
     case 'agent-kill': {
       if ((await killDaemon(lab, dir, target)) === undefined) throw new HavenError('INTERNAL', `no agent was running on ${target} to kill`);
       // Restart=always: the lab starts it again after RestartSec, unless the host is off by then.

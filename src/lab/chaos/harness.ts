@@ -4,6 +4,11 @@
 // runs trials: one seeded random fault (./plan.ts) injected (./faults.ts), held, healed, and
 // the cluster left to settle, with the invariants (./invariants.ts) checked on what was
 // recorded. The lab is always torn down at the end, also after a failure or an abort.
+//
+// With `controllers: 3` the lab runs three controllers on a 3-member etcd (`lab up --controllers
+// 3`): the suite reads the leader's API (found by each controller's GET /v1/health), reads every
+// controller's log, and waits, before a fault, for one leader, two followers and every etcd
+// member healthy, so that each trial starts from the whole shape.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,30 +17,40 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { HavenError } from '../../errors.js';
-import { createLab, destroyLab, requireRoot, startHostDaemon } from '../lab.js';
+import { controllerSocket, logFile } from '../daemons.js';
+import { etcdHealthy, etcdRaftLeader } from '../etcd.js';
+import { createLab, destroyLab, killDaemon, requireRoot, startHostDaemon } from '../lab.js';
 import { CLIENT_HOST, CONTROLLER_HOST } from '../names.js';
 import { powerOn } from '../power.js';
 import { analyzeProbe, type ProbeAnswer } from '../probe-report.js';
 import { requireState, labDir, type LabState } from '../state.js';
 import { sleep } from '../system.js';
-import { activeHost, AP_PORT, CHAOS_RESOURCES, CLONE_PORT, controllerCall, durableView, MARKER, unsettled, AP_SERVICE, type ControllerEvent, type Snapshot } from './cluster.js';
+import { activeHost, AP_PORT, CHAOS_RESOURCES, CLONE_PORT, controllerCall, controllersUnsettled, durableView, MARKER, unsettled, AP_SERVICE, type ControllerEvent, type Health, type Snapshot } from './cluster.js';
 import { inject, servicePids, type Heal } from './faults.js';
 import {
   backAt,
+  doneActions,
   durableViolations,
+  epochStarts,
   FENCE_EVENT_KINDS,
   fenceViolations,
   lostEvents,
   lostEventsViolation,
   probeSplitBrainViolations,
   recoveryViolation,
+  restartViolations,
   splitBrainViolations,
+  staleViolations,
+  twiceViolations,
+  withEpochs,
   type DurableView,
   type FenceRecord,
   type SeenEvent,
+  type ServicePids,
+  type Spare,
   type Violation,
 } from './invariants.js';
-import { planTrial, type FaultKind, type FaultPlan, type TargetRole } from './plan.js';
+import { leaderChangeOnly, planTrial, type ControllerCount, type FaultKind, type FaultPlan, type TargetRole } from './plan.js';
 import { HostTimeline, holders, overlaps, parseWatchLine, type Overlap } from './timeline.js';
 
 const WATCH_MAIN = fileURLToPath(new URL('./watch-main.js', import.meta.url));
@@ -55,6 +70,10 @@ export interface ChaosOptions {
   readonly boundMs: number;
   readonly hosts: number;
   readonly rings: number;
+  /** 1 (default: the embedded store) or 3 controllers on a 3-member etcd. */
+  readonly controllers?: ControllerCount;
+  /** With 3 controllers: their leader lease on etcd, whole seconds (default 2, as the lab tests). */
+  readonly leaderLease?: number;
   /** systemd's RestartSec for a killed agent (default 500 ms). */
   readonly agentRestartMs?: number;
   /** Keep the lab's logs (<state dir>/<name>/logs) when it is torn down. */
@@ -69,7 +88,7 @@ export interface ChaosOptions {
 export interface TrialResult {
   readonly trial: number;
   readonly kind: FaultKind;
-  /** The host hit (or the controller), with its role when it was drawn as one. */
+  /** The host hit (or the controller host; etcd faults: the hosts of the members killed), with its role when it was drawn as one. */
   readonly target: string;
   readonly role: TargetRole['role'];
   /** cut-ring's ring, asym-partition's direction, service-kill's service. */
@@ -92,7 +111,7 @@ export interface TrialResult {
 
 export interface ChaosResult {
   readonly seed: number;
-  readonly lab: { readonly name: string; readonly id: number; readonly hosts: number; readonly rings: number };
+  readonly lab: { readonly name: string; readonly id: number; readonly hosts: number; readonly rings: number; readonly controllers?: ControllerCount; readonly leaderLease?: number };
   readonly options: { readonly faults: readonly FaultKind[]; readonly holdMinMs: number; readonly holdMaxMs: number; readonly boundMs: number; readonly trials: number; readonly replay?: number };
   readonly trials: readonly TrialResult[];
   /** Violations outside any trial: the setup, and the run as a whole. */
@@ -123,7 +142,11 @@ class ControllerLog {
   private rest = '';
   events: SeenEvent[] = [];
 
-  constructor(private readonly file: string) {}
+  /** `controller`: whose log it is, with three controllers. */
+  constructor(
+    private readonly file: string,
+    private readonly controller?: string,
+  ) {}
 
   read(): void {
     let fd: number;
@@ -144,9 +167,17 @@ class ControllerLog {
         for (const line of lines) {
           if (!line.includes('"kind"')) continue;
           try {
-            const o = JSON.parse(line) as { time?: unknown; kind?: unknown; node?: unknown; msg?: unknown; role?: unknown };
+            const o = JSON.parse(line) as { time?: unknown; kind?: unknown; node?: unknown; msg?: unknown; role?: unknown; epoch?: unknown };
             if (typeof o.time !== 'number' || typeof o.kind !== 'string' || typeof o.msg !== 'string') continue;
-            this.events.push({ at: o.time, kind: o.kind, message: o.msg, ...(typeof o.node === 'string' ? { node: o.node } : {}), ...(o.role === 'follower' ? { follower: true } : {}) });
+            this.events.push({
+              at: o.time,
+              kind: o.kind,
+              message: o.msg,
+              ...(typeof o.node === 'string' ? { node: o.node } : {}),
+              ...(o.role === 'follower' ? { follower: true } : {}),
+              ...(typeof o.epoch === 'number' ? { epoch: o.epoch } : {}),
+              ...(this.controller === undefined ? {} : { controller: this.controller }),
+            });
           } catch {
             // not a JSON line
           }
@@ -167,6 +198,8 @@ class ControllerLog {
 }
 
 const SETTLE_TIMEOUT_MS = 90_000;
+/** The leader lease of a chaos lab's controllers on etcd (s): the lab tests' (a loaded machine's etcd stalls). */
+export const CHAOS_LEADER_LEASE_S = 2;
 const PRE_FAULT_MS = 300;
 const STABLE_MS = 500;
 const POLL_MS = 100;
@@ -180,7 +213,10 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
 
 class ChaosRun {
   private state!: LabState;
-  private sock = '';
+  /** The controller hosts (controller; with three, controller2 and controller3 too). */
+  private controllers: string[] = [];
+  /** The API socket of the controller that led when last asked. */
+  private leaderSock = '';
   private hosts: string[] = [];
   private readonly timelines = new Map<string, HostTimeline>();
   private readonly watchers = new Map<string, Watcher>();
@@ -192,7 +228,10 @@ class ChaosRun {
   private closing = false;
   private pendingHeal: Heal | undefined;
   private readonly log: (line: string) => void;
-  private controllerLog!: ControllerLog;
+  /** Each controller's own log. */
+  private logs: ControllerLog[] = [];
+  /** When each epoch began, over the whole run (its `leads with epoch N` event). */
+  private readonly epochs = new Map<number, number>();
 
   constructor(private readonly opts: ChaosOptions) {
     this.log = opts.log ?? (() => undefined);
@@ -209,11 +248,21 @@ class ChaosRun {
     let aborted = false;
     let created = false;
     try {
-      this.log(`chaos: lab up ${o.name} (${o.hosts} hosts, ${o.rings} rings)`);
-      this.state = await createLab({ name: o.name, stateDir: o.stateDir, hosts: o.hosts, rings: o.rings, resources, ...(o.signal === undefined ? {} : { signal: o.signal }) });
+      this.log(`chaos: lab up ${o.name} (${o.hosts} hosts, ${o.rings} rings${this.shape === 3 ? ', 3 controllers on etcd' : ''})`);
+      this.state = await createLab({
+        name: o.name,
+        stateDir: o.stateDir,
+        hosts: o.hosts,
+        rings: o.rings,
+        resources,
+        controllers: this.shape,
+        ...(this.shape === 3 ? { leaderLease: this.leaderLease } : {}),
+        ...(o.signal === undefined ? {} : { signal: o.signal }),
+      });
       created = true;
-      this.sock = join(labDir(o.stateDir, o.name), 'controller.sock');
-      this.controllerLog = new ControllerLog(join(labDir(o.stateDir, o.name), 'logs', 'controller.log'));
+      this.controllers = this.state.hosts.filter((h) => h.role === 'controller').map((h) => h.name);
+      this.leaderSock = controllerSocket(this.state, this.controllers[0] ?? CONTROLLER_HOST);
+      this.logs = this.controllers.map((c) => new ControllerLog(logFile(this.state, c), c));
       this.hosts = this.state.hosts.filter((h) => h.role === 'host').map((h) => h.name);
       for (const h of this.hosts) {
         this.timelines.set(h, new HostTimeline(h));
@@ -260,13 +309,21 @@ class ChaosRun {
     }
     return {
       seed: o.seed,
-      lab: { name: o.name, id: this.state?.id ?? -1, hosts: o.hosts, rings: o.rings },
+      lab: { name: o.name, id: this.state?.id ?? -1, hosts: o.hosts, rings: o.rings, controllers: this.shape, ...(this.shape === 3 ? { leaderLease: this.leaderLease } : {}) },
       options: { faults: o.faults, holdMinMs: o.holdMinMs, holdMaxMs: o.holdMaxMs, boundMs: o.boundMs, trials: o.trials, ...(o.replay === undefined ? {} : { replay: o.replay }) },
       trials,
       overall,
       aborted,
       durationMs: Date.now() - t0,
     };
+  }
+
+  private get shape(): ControllerCount {
+    return this.opts.controllers ?? 1;
+  }
+
+  private get leaderLease(): number {
+    return this.opts.leaderLease ?? CHAOS_LEADER_LEASE_S;
   }
 
   // ------------------------------------------------------------ children
@@ -335,14 +392,78 @@ class ChaosRun {
 
   // ------------------------------------------------------------ the cluster
 
-  private status(): Promise<Snapshot> {
-    return controllerCall<Snapshot>(this.sock, 'GET', '/v1/status');
+  /** The leader's status (one controller: its own). Throws when no controller leads. */
+  private async status(): Promise<Snapshot> {
+    if (this.controllers.length <= 1) return controllerCall<Snapshot>(this.leaderSock, 'GET', '/v1/status');
+    try {
+      const s = await controllerCall<Snapshot>(this.leaderSock, 'GET', '/v1/status', undefined, 1_000);
+      if (s.role === 'leader') return s;
+    } catch {
+      // paused, killed, or gone: ask them all who leads
+    }
+    const healths = await this.healths();
+    const i = healths.findIndex((h) => h?.role === 'leader');
+    if (i < 0) throw new HavenError('UNREACHABLE', `no controller leads: ${controllersUnsettled(this.controllers, healths) ?? 'none says so'}`);
+    this.leaderSock = controllerSocket(this.state, this.controllers[i] as string);
+    return controllerCall<Snapshot>(this.leaderSock, 'GET', '/v1/status');
+  }
+
+  /** Every controller's GET /v1/health, in controller order (undefined: it did not answer in 1 s). */
+  private healths(): Promise<(Health | undefined)[]> {
+    return Promise.all(this.controllers.map((c) => controllerCall<Health>(controllerSocket(this.state, c), 'GET', '/v1/health', undefined, 1_000).catch(() => undefined)));
+  }
+
+  /**
+   * With three controllers: why they and etcd are not whole yet (undefined when they are): a
+   * daemon paused, a controller silent, none or two leading, a follower not following the
+   * leader, an etcd member not healthy.
+   */
+  private async shapeUnsettled(): Promise<string | undefined> {
+    if (this.controllers.length <= 1) return undefined;
+    const paused = this.state.processes.filter((p) => p.paused === true);
+    if (paused.length > 0) return `${paused.map((p) => `${p.role} on ${p.host}`).join(', ')} paused`;
+    const why = controllersUnsettled(this.controllers, await this.healths());
+    if (why !== undefined) return why;
+    const members = this.state.etcd?.members ?? [];
+    const healthy = await Promise.all(members.map((m) => etcdHealthy(this.ns(m.host), m, this.opts.signal)));
+    const sick = members.filter((_, i) => !healthy[i]).map((m) => m.host);
+    return sick.length === 0 ? undefined : `the etcd member${sick.length === 1 ? '' : 's'} on ${sick.join(', ')} not healthy`;
+  }
+
+  /** lab-web's processes on every host that is on: `h1:8080:1234` (the A/P service), `h2:8081:99` (a clone copy). */
+  private labWebPids(): ServicePids {
+    const out: string[] = [];
+    for (const h of this.hosts) {
+      if (this.hostPower(h) !== 'on') continue;
+      for (const port of [AP_PORT, CLONE_PORT]) for (const pid of servicePids(this.ns(h), port)) out.push(`${h}:${port}:${pid}`);
+    }
+    return out.sort();
+  }
+
+  /** Reads what the controllers logged since the last read. */
+  private readLogs(): void {
+    for (const l of this.logs) l.read();
+  }
+
+  private loggedBetween(from: number, to: number): SeenEvent[] {
+    return this.logs.flatMap((l) => l.between(from, to)).sort((a, b) => a.at - b.at);
+  }
+
+  /** Every controller daemon and etcd member running, none paused (a fault's heal may have failed), every agent. */
+  private async ensureDaemons(): Promise<void> {
+    const o = this.opts;
+    for (const c of this.controllers) {
+      if (this.state.processes.some((p) => p.host === c && p.role === 'controller' && p.paused === true)) await killDaemon(o.name, o.stateDir, c, { signal: 'CONT' }).catch(() => undefined);
+      if (this.state.etcd !== undefined) await startHostDaemon(o.name, o.stateDir, c, { role: 'etcd' }).catch(() => undefined);
+      await startHostDaemon(o.name, o.stateDir, c).catch(() => undefined);
+    }
+    for (const h of this.hosts) await startHostDaemon(o.name, o.stateDir, h).catch(() => undefined);
   }
 
   private async eventsSince(seq: number): Promise<ControllerEvent[]> {
     const out: ControllerEvent[] = [];
     for (;;) {
-      const page = await controllerCall<ControllerEvent[]>(this.sock, 'GET', `/v1/events?since=${seq}&limit=10000`, undefined, 5_000);
+      const page = await controllerCall<ControllerEvent[]>(this.leaderSock, 'GET', `/v1/events?since=${seq}&limit=10000`, undefined, 5_000);
       out.push(...page);
       if (page.length < 10_000) return out;
       seq = (page.at(-1) as ControllerEvent).seq;
@@ -399,7 +520,11 @@ class ChaosRun {
       if (s !== undefined) why = unsettled(s, this.hosts) ?? this.servicesDown(start);
       if (why === undefined) {
         since ??= Date.now();
-        if (Date.now() - since >= STABLE_MS) return undefined;
+        if (Date.now() - since >= STABLE_MS) {
+          why = await this.shapeUnsettled();
+          if (why === undefined) return undefined;
+          since = undefined;
+        }
       } else since = undefined;
       await sleep(POLL_MS, this.opts.signal);
     }
@@ -415,7 +540,7 @@ class ChaosRun {
     const s = await this.status();
     const markerOn = Object.keys(s.status.resources?.[MARKER] ?? {}).find((n) => s.status.resources?.[MARKER]?.[n]?.state === 'started');
     const banned = this.hosts.find((h) => h !== markerOn) as string;
-    await controllerCall(this.sock, 'POST', `/v1/resources/${MARKER}/ban`, { node: banned });
+    await controllerCall(this.leaderSock, 'POST', `/v1/resources/${MARKER}/ban`, { node: banned });
     const active = activeHost(s) as string;
     for (const pid of servicePids(this.ns(active), AP_PORT)) process.kill(pid, 'SIGKILL');
     this.log(`chaos: setup: ${MARKER} banned from ${banned}; ${AP_SERVICE} killed once on ${active} (a fail count to keep)`);
@@ -428,16 +553,34 @@ class ChaosRun {
 
   // ------------------------------------------------------------ one trial
 
-  private resolveTarget(plan: FaultPlan, s: Snapshot): string {
+  /** The host a planned role names now; etcd faults: the hosts of the members to kill too. `s` is the leader's status. */
+  private async resolveTarget(plan: FaultPlan, s: Snapshot): Promise<{ target: string; members?: string[] }> {
     switch (plan.target.role) {
       case 'controller':
-        return CONTROLLER_HOST;
+        return { target: CONTROLLER_HOST };
       case 'active':
-        return activeHost(s) as string;
+        return { target: activeHost(s) as string };
       case 'other': {
         const active = activeHost(s);
         const others = this.hosts.filter((h) => h !== active);
-        return others[plan.target.index % others.length] as string;
+        return { target: others[plan.target.index % others.length] as string };
+      }
+      case 'leader':
+        if (s.role !== 'leader' || s.name === undefined) throw new HavenError('INTERNAL', 'no controller leads');
+        return { target: s.name };
+      case 'follower': {
+        const followers = this.controllers.filter((c) => c !== s.name);
+        return { target: followers[plan.target.index % followers.length] as string };
+      }
+      case 'etcd': {
+        const raftLeader = await etcdRaftLeader(this.state, this.opts.signal);
+        if (raftLeader === undefined) throw new HavenError('INTERNAL', 'no etcd member says which member leads raft');
+        const all = (this.state.etcd?.members ?? []).map((m) => m.host);
+        const followers = all.filter((h) => h !== raftLeader);
+        const drawn = plan.target.raft === 'leader' ? raftLeader : (followers[plan.target.index % followers.length] as string);
+        // etcd-kill kills the member drawn; etcd-majority every other one, the member drawn left running.
+        const members = plan.kind === 'etcd-majority' ? all.filter((h) => h !== drawn) : [drawn];
+        return { target: members.join(','), members };
       }
       default: {
         const never: never = plan.target;
@@ -460,7 +603,9 @@ class ChaosRun {
   private async trial(plan: FaultPlan, windowStart: number): Promise<TrialResult> {
     const o = this.opts;
     const startedAt = Date.now();
-    const base = { trial: plan.trial, kind: plan.kind, role: plan.target.role, holdMs: plan.holdMs, ...(detail(plan) === undefined ? {} : { detail: detail(plan) as string }) };
+    // A pause is held past the leader lease, so that the leader's term always ends while it is stopped.
+    const holdMs = plan.kind === 'leader-pause' ? plan.holdMs + this.leaderLease * 1_000 : plan.holdMs;
+    const base = { trial: plan.trial, kind: plan.kind, role: plan.target.role, holdMs, ...(detail(plan) === undefined ? {} : { detail: detail(plan) as string }) };
     const why = await this.settle(Date.now() + SETTLE_TIMEOUT_MS);
     if (why !== undefined) {
       const t = { ...base, target: '?', recoveryMs: null, vipGapMs: null, fenced: [], apHosts: [], violations: [{ invariant: 'harness' as const, message: `the cluster was not settled before the fault: ${why}` }], startedAt, injectedAt: startedAt, healedAt: startedAt, endedAt: Date.now() };
@@ -471,10 +616,20 @@ class ChaosRun {
     const seq = await this.lastSeq();
     // Every event logged from now on has a seq above `seq`.
     const seqReadAt = Date.now();
-    const target = this.resolveTarget(plan, before);
-    this.log(`chaos: trial ${plan.trial}: ${plan.kind}${base.detail === undefined ? '' : ` (${base.detail})`} on ${target} for ${plan.holdMs} ms`);
+    let resolved: { target: string; members?: string[] };
+    try {
+      resolved = await this.resolveTarget(plan, before);
+    } catch (err) {
+      if (o.signal?.aborted === true) throw err;
+      const message = `could not find the target of ${plan.kind}: ${(err as Error).message}`;
+      this.log(`chaos: trial ${plan.trial}: skipped: ${message}`);
+      return { ...base, target: '?', recoveryMs: null, vipGapMs: null, fenced: [], apHosts: [], violations: [{ invariant: 'harness', message }], startedAt, injectedAt: startedAt, healedAt: startedAt, endedAt: Date.now() };
+    }
+    const target = resolved.target;
+    this.log(`chaos: trial ${plan.trial}: ${plan.kind}${base.detail === undefined ? '' : ` (${base.detail})`} on ${target} for ${holdMs} ms`);
     await sleep(PRE_FAULT_MS, o.signal);
 
+    const pidsBefore = this.labWebPids();
     const injectedAt = Date.now();
     const violations: Violation[] = [];
     try {
@@ -483,6 +638,7 @@ class ChaosRun {
         dir: o.stateDir,
         state: this.state,
         target,
+        ...(resolved.members === undefined ? {} : { members: resolved.members }),
         agentRestartMs: o.agentRestartMs ?? 500,
         onPowerOff: (host, at) => this.poweredOffAt.set(host, at),
         ...(o.signal === undefined ? {} : { signal: o.signal }),
@@ -491,7 +647,7 @@ class ChaosRun {
       if (o.signal?.aborted === true) throw err;
       violations.push({ invariant: 'harness', message: `could not inject ${plan.kind} on ${target}: ${(err as Error).message}` });
     }
-    await sleep(plan.holdMs, o.signal);
+    await sleep(holdMs, o.signal);
     const healedAt = Date.now();
     try {
       await this.pendingHeal?.();
@@ -501,8 +657,7 @@ class ChaosRun {
     this.pendingHeal = undefined;
     // The network is healed whatever the fault (idempotent), and every daemon runs.
     await this.powerOnAll();
-    await startHostDaemon(o.name, o.stateDir, CONTROLLER_HOST).catch(() => undefined);
-    for (const h of this.hosts) await startHostDaemon(o.name, o.stateDir, h).catch(() => undefined);
+    await this.ensureDaemons();
 
     // Services back, cluster settled; wait past the bound to measure a late recovery.
     const notSettled = await this.settle(healedAt + o.boundMs + 20_000);
@@ -525,9 +680,9 @@ class ChaosRun {
     } catch (err) {
       violations.push({ invariant: 'harness', message: `could not read the controller's events: ${(err as Error).message}` });
     }
-    // The controller's log too: a fence it logged counts even if its store lost the event.
-    this.controllerLog.read();
-    const logged = this.controllerLog.between(windowStart, endedAt);
+    // The controllers' logs too: a fence one logged counts even if the store lost the event.
+    this.readLogs();
+    const logged = this.loggedBetween(windowStart, endedAt);
     // An event the store wrote late (after a failed write) is counted in the window it happened in.
     const stored = events.filter((e) => e.at >= windowStart && e.at <= endedAt);
     const fences: FenceRecord[] = [...stored, ...logged].filter((e) => FENCE_EVENT_KINDS.has(e.kind) && e.node !== undefined).map((e) => ({ at: e.at, node: e.node as string, kind: e.kind, message: e.message }));
@@ -554,13 +709,18 @@ class ChaosRun {
     }
     if (afterView !== undefined) violations.push(...durableViolations(durableView(before), afterView, new Set(fenced)));
     // Events of this trial (before the last second, still being written) the store did not keep.
-    const lost = lostEvents(
-      this.controllerLog.between(seqReadAt, endedAt - 1_000),
-      events,
-      plan.kind === 'controller-kill' ? { until: injectedAt + 50, ms: 1_000 } : undefined,
-    );
+    const lost = lostEvents(this.loggedBetween(seqReadAt, endedAt - 1_000), events, spares(plan, target, before.epoch, injectedAt, endedAt));
     const lostV = lostEventsViolation(lost);
     if (lostV !== undefined) violations.push(lostV);
+
+    // Invariant 5: no action done by two leaders, none sent by a leader after a newer one began.
+    const dated = [...logged, ...withEpochs(stored.map((e) => ({ ...e })), before.epoch)];
+    for (const [epoch, at] of epochStarts([...logged, ...stored])) this.epochs.set(epoch, Math.min(this.epochs.get(epoch) ?? Infinity, at));
+    const actions = doneActions(dated);
+    violations.push(...twiceViolations(actions), ...staleViolations(actions, this.epochs));
+
+    // Invariant 6: a leader change alone restarts nothing.
+    if (leaderChangeOnly(plan.kind, this.shape)) violations.push(...restartViolations(pidsBefore, this.labWebPids()));
 
     // The ground truth is only as good as its watchers: each host that is on must have sampled lately.
     this.state = await requireState(o.stateDir, o.name);
@@ -574,7 +734,7 @@ class ChaosRun {
 
     // What later trials no longer need.
     for (const tl of this.timelines.values()) tl.forget(endedAt - 1);
-    this.controllerLog.forget(endedAt - 1);
+    for (const l of this.logs) l.forget(endedAt - 1);
     for (const t of this.targets) t.answers = t.answers.filter((a) => a.s > endedAt - 1000);
 
     return {
@@ -593,7 +753,30 @@ class ChaosRun {
   }
 }
 
+/**
+ * Logged events the event log may lack (invariant 4): a kill -9 may land between an event and its
+ * write; a leader paused past its term, or one whose store lost its majority, drops what it could
+ * not write when its term ends (a deposed leader never writes again).
+ */
+function spares(plan: FaultPlan, target: string, epoch: number, injectedAt: number, endedAt: number): Spare[] {
+  switch (plan.kind) {
+    case 'controller-kill':
+    case 'leader-kill':
+      return [{ from: injectedAt - 1_000, until: injectedAt + 50, controller: target }];
+    case 'leader-pause':
+      return [{ from: injectedAt - 1_000, until: endedAt, controller: target }];
+    case 'etcd-majority':
+      return [{ from: injectedAt - 1_000, until: endedAt, maxEpoch: epoch }];
+    default:
+      return [];
+  }
+}
+
 function detail(plan: FaultPlan): string | undefined {
+  if (plan.target.role === 'etcd') {
+    const raft = plan.target.raft === 'leader' ? 'raft leader' : 'a raft follower';
+    return plan.kind === 'etcd-majority' ? `${raft} left` : raft;
+  }
   if (plan.kind === 'cut-ring') return `ring${plan.ring ?? 0}`;
   if (plan.kind === 'asym-partition') return plan.direction === 'in' ? 'cannot receive' : 'cannot send';
   if (plan.kind === 'service-kill') return plan.service === 'ap' ? 'A/P service' : 'clone copy';

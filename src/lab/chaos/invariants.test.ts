@@ -2,7 +2,23 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { backAt, durableViolations, fenceViolations, lostEvents, lostEventsViolation, percentile, recoveryViolation, type DurableView } from './invariants.js';
+import {
+  backAt,
+  doneActions,
+  durableViolations,
+  epochStarts,
+  fenceViolations,
+  lostEvents,
+  lostEventsViolation,
+  percentile,
+  recoveryViolation,
+  restartViolations,
+  staleViolations,
+  twiceViolations,
+  withEpochs,
+  type DurableView,
+  type SeenEvent,
+} from './invariants.js';
 import type { FaultPlan } from './plan.js';
 
 const plan = (kind: FaultPlan['kind']): FaultPlan => ({ trial: 1, kind, target: { role: 'active' }, holdMs: 1000 });
@@ -108,6 +124,62 @@ describe('lostEvents', () => {
 
   it('spares what was logged just before a kill -9', () => {
     const logged = [e(1000, 'action', 'start web'), e(5000, 'plan', 'plan of 1')];
-    assert.deepEqual(lostEvents(logged, [], { until: 1050, ms: 1000 }), [logged[1]]);
+    assert.deepEqual(lostEvents(logged, [], [{ from: 50, until: 1050 }]), [logged[1]]);
+  });
+
+  it("spares only the controller, and the epochs, a spare names", () => {
+    const logged: SeenEvent[] = [
+      { ...e(1000, 'ring', 'h1: ring 0 down'), controller: 'controller2', epoch: 4 },
+      { ...e(1200, 'ring', 'h1: ring 0 up'), controller: 'controller3', epoch: 5 },
+    ];
+    assert.deepEqual(lostEvents(logged, [], [{ from: 0, until: 2000, controller: 'controller2' }]), [logged[1]]);
+    assert.deepEqual(lostEvents(logged, [], [{ from: 0, until: 2000, maxEpoch: 4 }]), [logged[1]]);
+    assert.deepEqual(lostEvents(logged, [], [{ from: 0, until: 2000, maxEpoch: 5 }]), []);
+  });
+});
+
+describe('across a leader change: actions done twice or by a deposed leader, services restarted', () => {
+  const action = (at: number, message: string, epoch?: number, controller?: string): SeenEvent => ({ at, kind: 'action', message, ...(epoch === undefined ? {} : { epoch }), ...(controller === undefined ? {} : { controller }) });
+  const leads = (at: number, epoch: number, seq = 0): SeenEvent & { seq: number } => ({ seq, at, kind: 'controller', message: `controller controller2 leads with epoch ${epoch} (state restored)` });
+
+  it('reads the action id, its epoch and when it was sent from an action event', () => {
+    assert.deepEqual(doneActions([action(5000, 'start web@h2 done in 1200 ms: web-service moves to h2', 7, 'controller3'), action(6000, 'start x@h1 done in 3 ms: y'), { ...action(7000, 'stop web@h1 done in 5 ms: z', 7), kind: 'plan' }]), [
+      { id: 'start web@h2', epoch: 7, sentAt: 3800, at: 5000, controller: 'controller3' },
+    ]);
+  });
+
+  it('dates stored events by the last leads-with-epoch event before them', () => {
+    const stored = [{ ...action(3000, 'start a@h1 done in 1 ms: r'), seq: 12 }, leads(2000, 8, 11), { ...action(1000, 'start b@h1 done in 1 ms: r'), seq: 10 }];
+    assert.deepEqual(withEpochs(stored, 7).map((e) => [e.message.slice(0, 7), e.epoch]), [['start b', 7], ['control', 8], ['start a', 8]]);
+    assert.deepEqual([...epochStarts([leads(2000, 8), leads(1500, 8), leads(4000, 9)])], [[8, 1500], [9, 4000]]);
+  });
+
+  it('finds one action done by two epochs, but not a probe, nor the same action twice in one term', () => {
+    const acts = doneActions([
+      action(1000, 'start web@h2 done in 10 ms: r', 7),
+      action(1005, 'start web@h2 done in 10 ms: r', 7),
+      action(1000, 'probe *@h1 done in 10 ms: r', 7),
+      action(5000, 'probe *@h1 done in 10 ms: r', 8),
+    ]);
+    assert.deepEqual(twiceViolations(acts), []);
+    const again = twiceViolations([...acts, ...doneActions([action(6000, 'start web@h2 done in 10 ms: r', 8)])]);
+    assert.equal(again.length, 1);
+    assert.match(again[0]?.message ?? '', /^start web@h2 was done by 2 leaders: epoch 7 at .*, epoch 8 at /);
+    assert.equal(again[0]?.invariant, 'twice');
+  });
+
+  it('finds an action sent by a leader after a newer epoch began', () => {
+    const starts = new Map([[8, 5000]]);
+    assert.deepEqual(staleViolations(doneActions([action(4000, 'stop web@h1 done in 10 ms: r', 7), action(6000, 'stop web@h1 done in 10 ms: r', 8), action(5500, 'start web@h1 done in 2000 ms: r', 7)]), starts), []);
+    const v = staleViolations(doneActions([action(6000, 'fence h1 done in 10 ms: r', 7, 'controller')]), starts);
+    assert.equal(v.length, 1);
+    assert.match(v[0]?.message ?? '', /^fence h1 was sent at .* by epoch 7 \(controller\) and done, although epoch 8 had begun/);
+  });
+
+  it('finds a lab-web process gone or new after a leader change', () => {
+    assert.deepEqual(restartViolations(['h1:8080:10', 'h2:8081:11'], ['h2:8081:11', 'h1:8080:10']), []);
+    const v = restartViolations(['h1:8080:10', 'h2:8081:11'], ['h1:8080:12', 'h2:8081:11']);
+    assert.deepEqual(v.map((x) => x.invariant), ['restarted']);
+    assert.match(v[0]?.message ?? '', /gone h1:8080:10; new h1:8080:12/);
   });
 });

@@ -11,11 +11,15 @@
 //    there after it with at least its count (a node fenced in the trial may lose its own: a
 //    fence resets a node, as Pacemaker's fence clears its transient attributes), and the
 //    operator's constraints and the resources are the same.
+// With three controllers, across a leader change (docs/chaos.md):
+// 5. No action run twice: the same action id done under two epochs in one trial (`twice`), or an
+//    action sent by a leader after a newer epoch had begun (`stale`: its commands must be refused).
+// 6. No service restarted by a leader change alone (`restarted`): lab-web's PIDs the same after it.
 
 import { fenceAllowed, type FaultPlan } from './plan.js';
 import type { Overlap } from './timeline.js';
 
-export type Invariant = 'split-brain' | 'fence' | 'recovery' | 'durable' | 'harness';
+export type Invariant = 'split-brain' | 'fence' | 'recovery' | 'durable' | 'twice' | 'stale' | 'restarted' | 'harness';
 
 export interface Violation {
   readonly invariant: Invariant;
@@ -130,17 +134,29 @@ export interface SeenEvent {
   readonly message: string;
   /** Logged by a controller that is not the leader (yet): by design never in the event log. */
   readonly follower?: boolean;
+  /** The leader's epoch when it logged it (its log line's `epoch`). */
+  readonly epoch?: number;
+  /** The controller whose log it is (with three controllers). */
+  readonly controller?: string;
+}
+
+/** Logged events that may be missing from the event log: [from, until], of one controller or any, of epochs up to maxEpoch or any. */
+export interface Spare {
+  readonly from: number;
+  readonly until: number;
+  readonly controller?: string;
+  readonly maxEpoch?: number;
 }
 
 /**
  * Events the controller logged as the leader that its event log (GET /v1/events) does not have:
- * the store stopped persisting. Logged events within `spareMs` before `spareUntil` are spared (a kill -9
- * may come between an event and its write).
+ * the store stopped persisting. Logged events a spare covers are spared (a kill -9 may come
+ * between an event and its write; a leader whose term ended drops what it could not write).
  */
-export function lostEvents(logged: readonly SeenEvent[], stored: readonly SeenEvent[], spare?: { readonly until: number; readonly ms: number }): SeenEvent[] {
+export function lostEvents(logged: readonly SeenEvent[], stored: readonly SeenEvent[], spares: readonly Spare[] = []): SeenEvent[] {
   return logged.filter((l) => {
     if (l.follower === true) return false;
-    if (spare !== undefined && l.at <= spare.until && l.at >= spare.until - spare.ms) return false;
+    if (spares.some((s) => l.at >= s.from && l.at <= s.until && (s.controller === undefined || s.controller === l.controller) && (s.maxEpoch === undefined || (l.epoch ?? 0) <= s.maxEpoch))) return false;
     return !stored.some((e) => e.kind === l.kind && e.message === l.message && Math.abs(e.at - l.at) <= 1_000);
   });
 }
@@ -149,4 +165,98 @@ export function lostEventsViolation(lost: readonly SeenEvent[]): Violation | und
   const first = lost[0];
   if (first === undefined) return undefined;
   return { invariant: 'durable', message: `${lost.length} event${lost.length === 1 ? '' : 's'} the controller logged ${lost.length === 1 ? 'is' : 'are'} not in its event log (GET /v1/events), first at ${iso(first.at)}: ${first.kind}: ${first.message.slice(0, 160)}` };
+}
+
+/** An action a leader ran to its end (an `action` event: `ID done in N ms: reason`). */
+export interface DoneAction {
+  readonly id: string;
+  readonly epoch: number;
+  /** When it was sent (the event's time less its duration) and when it was done. */
+  readonly sentAt: number;
+  readonly at: number;
+  readonly controller?: string;
+}
+
+const DONE = /^(.+?) done in (\d+) ms(?::|$)/;
+const LEADS = /leads with epoch (\d+)/;
+
+/**
+ * The epoch of each stored event, in seq order: `startEpoch` (the leader's when the trial began)
+ * until a `controller … leads with epoch N` event, N from then on.
+ */
+export function withEpochs(stored: readonly (SeenEvent & { readonly seq: number })[], startEpoch: number): SeenEvent[] {
+  let epoch = startEpoch;
+  return [...stored]
+    .sort((a, b) => a.seq - b.seq)
+    .map((e) => {
+      const m = e.kind === 'controller' ? LEADS.exec(e.message) : null;
+      if (m !== null) epoch = Number(m[1]);
+      return { ...e, epoch };
+    });
+}
+
+/** When each epoch began (its `leads with epoch N` event), from any source; the earliest sighting. */
+export function epochStarts(events: readonly SeenEvent[]): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const e of events) {
+    const m = e.kind === 'controller' ? LEADS.exec(e.message) : null;
+    if (m === null) continue;
+    const n = Number(m[1]);
+    out.set(n, Math.min(out.get(n) ?? Infinity, e.at));
+  }
+  return out;
+}
+
+/** The actions done, from events that carry their epoch (logged, or stored and dated by withEpochs). */
+export function doneActions(events: readonly SeenEvent[]): DoneAction[] {
+  const out: DoneAction[] = [];
+  for (const e of events) {
+    if (e.kind !== 'action' || e.epoch === undefined || e.follower === true) continue;
+    const m = DONE.exec(e.message);
+    if (m === null) continue;
+    out.push({ id: m[1] as string, epoch: e.epoch, sentAt: e.at - Number(m[2]), at: e.at, ...(e.controller === undefined ? {} : { controller: e.controller }) });
+  }
+  return out;
+}
+
+/**
+ * Invariant 5a: no action done under two epochs in one trial. A probe is left out: it only reads
+ * (what an agent runs), and each new term probes every node again by design.
+ */
+export function twiceViolations(actions: readonly DoneAction[]): Violation[] {
+  const byId = new Map<string, DoneAction[]>();
+  for (const a of actions) {
+    if (a.id.startsWith('probe ')) continue;
+    byId.set(a.id, [...(byId.get(a.id) ?? []), a]);
+  }
+  const out: Violation[] = [];
+  for (const [id, done] of byId) {
+    const epochs = [...new Set(done.map((a) => a.epoch))].sort((a, b) => a - b);
+    if (epochs.length < 2) continue;
+    const when = epochs.map((ep) => `epoch ${ep} at ${iso((done.find((a) => a.epoch === ep) as DoneAction).at)}`).join(', ');
+    out.push({ invariant: 'twice', message: `${id} was done by ${epochs.length} leaders: ${when}` });
+  }
+  return out;
+}
+
+/** Invariant 5b: no action sent by a leader after a newer epoch had begun (agents refuse an older epoch). */
+export function staleViolations(actions: readonly DoneAction[], starts: ReadonlyMap<number, number>): Violation[] {
+  const out: Violation[] = [];
+  for (const a of actions) {
+    const newer = [...starts].filter(([ep, at]) => ep > a.epoch && at < a.sentAt).sort((x, y) => x[1] - y[1])[0];
+    if (newer === undefined) continue;
+    out.push({ invariant: 'stale', message: `${a.id} was sent at ${iso(a.sentAt)} by epoch ${a.epoch}${a.controller === undefined ? '' : ` (${a.controller})`} and done, although epoch ${newer[0]} had begun at ${iso(newer[1])}` });
+  }
+  return out;
+}
+
+/** lab-web's processes on every host, as `host:port:pid` (the A/P service and the clone copies). */
+export type ServicePids = readonly string[];
+
+/** Invariant 6: a leader change alone restarts no service: the same lab-web processes before and after. */
+export function restartViolations(before: ServicePids, after: ServicePids): Violation[] {
+  const gone = before.filter((p) => !after.includes(p));
+  const came = after.filter((p) => !before.includes(p));
+  if (gone.length === 0 && came.length === 0) return [];
+  return [{ invariant: 'restarted', message: `lab-web was restarted by a leader change alone: ${gone.length > 0 ? `gone ${gone.join(', ')}` : ''}${gone.length > 0 && came.length > 0 ? '; ' : ''}${came.length > 0 ? `new ${came.join(', ')}` : ''} (host:port:pid)` }];
 }

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ChaosResult, TrialResult } from './harness.js';
-import { FAULT_KINDS } from './plan.js';
+import { FAULT_KINDS, faultsFor } from './plan.js';
 import { failed, renderChaos, replayCommand, summarize } from './report.js';
 
 const trial = (n: number, over: Partial<TrialResult> = {}): TrialResult => ({
@@ -27,7 +27,7 @@ const trial = (n: number, over: Partial<TrialResult> = {}): TrialResult => ({
 const result = (trials: TrialResult[], over: Partial<ChaosResult> = {}): ChaosResult => ({
   seed: 42,
   lab: { name: 'chaos', id: 0, hosts: 3, rings: 2 },
-  options: { faults: FAULT_KINDS, holdMinMs: 1000, holdMaxMs: 3000, boundMs: 10_000, trials: trials.length },
+  options: { faults: faultsFor(1), holdMinMs: 1000, holdMaxMs: 3000, boundMs: 10_000, trials: trials.length },
   trials,
   overall: [],
   aborted: false,
@@ -55,6 +55,22 @@ describe('the chaos report', () => {
     assert.equal(replayCommand(r, 7), 'haven lab chaos --replay 42:7 --faults delay,power-off --hold 1000ms-2000ms --bound 10000ms');
     assert.equal(summarize(r).violations, 1);
     assert.equal(failed(r), true);
+  });
+
+  it('with 3 controllers: names the shape, the roles hit, and replays with --controllers 3', () => {
+    const r = result(
+      [
+        trial(1, { kind: 'leader-kill', role: 'leader', target: 'controller2', fenced: [], apHosts: ['h1'] }),
+        trial(2, { kind: 'etcd-majority', role: 'etcd', target: 'controller,controller3', detail: 'raft leader left', fenced: [], apHosts: ['h1'], violations: [{ invariant: 'restarted', message: 'x' }] }),
+      ],
+      { lab: { name: 'chaos', id: 0, hosts: 3, rings: 2, controllers: 3, leaderLease: 2 }, options: { faults: [...FAULT_KINDS], holdMinMs: 1000, holdMaxMs: 3000, boundMs: 10_000, trials: 2 } },
+    );
+    const text = renderChaos(r);
+    assert.match(text, /\(3 hosts, 2 rings, 3 controllers on etcd, leader lease 2 s\)/);
+    assert.match(text, /\n\s+1\s+leader-kill\s+controller2 \(leader\)\s+/);
+    assert.match(text, /\n\s+2\s+etcd-majority \(raft leader left\)\s+etcd@controller,controller3\s+/);
+    assert.equal(replayCommand(r, 2), 'haven lab chaos --replay 42:2 --controllers 3 --hold 1000ms-3000ms --bound 10000ms');
+    assert.equal(replayCommand({ ...r, options: { ...r.options, faults: ['leader-pause'] } }, 2), 'haven lab chaos --replay 42:2 --controllers 3 --faults leader-pause --hold 1000ms-3000ms --bound 10000ms');
   });
 
   it('counts harness errors apart from violations, and fails on them too', () => {

@@ -2,6 +2,7 @@
 
 import type { ChaosResult, TrialResult } from './harness.js';
 import { percentile, type Violation } from './invariants.js';
+import { faultsFor } from './plan.js';
 
 export interface ChaosSummary {
   readonly trials: number;
@@ -42,14 +43,26 @@ function faultText(t: TrialResult): string {
 }
 
 function targetText(t: TrialResult): string {
-  return t.role === 'active' ? `${t.target} (active)` : t.target;
+  switch (t.role) {
+    case 'active':
+    case 'leader':
+    case 'follower':
+      return `${t.target} (${t.role})`;
+    case 'etcd':
+      return `etcd@${t.target}`;
+    default:
+      return t.target;
+  }
 }
 
 /** The command that runs one trial again, with the options that shaped it. */
 export function replayCommand(r: ChaosResult, trial: number): string {
   const o = r.options;
+  const controllers = r.lab.controllers ?? 1;
   const args = ['haven lab chaos', `--replay ${r.seed}:${trial}`];
-  if (o.faults.length !== 10) args.push(`--faults ${o.faults.join(',')}`);
+  if (controllers !== 1) args.push(`--controllers ${controllers}`);
+  if (r.lab.leaderLease !== undefined && r.lab.leaderLease !== 2) args.push(`--leader-lease ${r.lab.leaderLease}`);
+  if (o.faults.join() !== faultsFor(controllers).join()) args.push(`--faults ${o.faults.join(',')}`);
   args.push(`--hold ${o.holdMinMs}ms-${o.holdMaxMs}ms`, `--bound ${o.boundMs}ms`);
   if (r.lab.hosts !== 3) args.push(`--hosts ${r.lab.hosts}`);
   if (r.lab.rings !== 2) args.push(`--rings ${r.lab.rings}`);
@@ -79,7 +92,8 @@ export function renderChaos(r: ChaosResult): string {
   const widths = (rows[0] as string[]).map((_, c) => Math.max(...rows.map((row) => (row[c] ?? '').length)));
   const lines = rows.map((row) => row.map((x, c) => (c === 0 ? x.padStart(widths[c] as number) : x.padEnd(widths[c] as number))).join('  ').trimEnd());
   const s = summarize(r);
-  const out = [`chaos: seed ${r.seed}, lab ${r.lab.name} (${r.lab.hosts} hosts, ${r.lab.rings} rings), bound ${ms(r.options.boundMs)}, hold ${ms(r.options.holdMinMs)}–${ms(r.options.holdMaxMs)}`, ...lines, ''];
+  const shape = (r.lab.controllers ?? 1) === 3 ? `, 3 controllers on etcd, leader lease ${r.lab.leaderLease ?? 2} s` : '';
+  const out = [`chaos: seed ${r.seed}, lab ${r.lab.name} (${r.lab.hosts} hosts, ${r.lab.rings} rings${shape}), bound ${ms(r.options.boundMs)}, hold ${ms(r.options.holdMinMs)}–${ms(r.options.holdMaxMs)}`, ...lines, ''];
   for (const t of r.trials) {
     for (const v of t.violations) out.push(`trial ${t.trial} (${faultText(t)} on ${t.target}): ${v.invariant}: ${v.message}`);
   }
