@@ -2,7 +2,9 @@
 // and a service on two hosts at once (made by hand, on a lab without daemons), so a clean chaos
 // run means something. Then a short chaos pass with a fixed seed: 20 trials that draw every
 // fault (power off, ring cut, partitions both ways, loss, delay, controller / agent / service
-// kill -9, CPU hog) against the real controller and agents, with zero violations expected.
+// kill -9, CPU hog) against the real controller and agents, with zero violations expected. Then
+// a shorter one on three controllers on etcd (8 trials): the leader killed and paused, an etcd
+// member (raft's leader) and an etcd majority killed, a follower killed, mixed with host faults.
 
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -13,7 +15,7 @@ import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { runChaos, type ChaosResult } from '../../src/lab/chaos/harness.js';
-import { FAULT_KINDS } from '../../src/lab/chaos/plan.js';
+import { FAULT_KINDS, faultsFor } from '../../src/lab/chaos/plan.js';
 import { renderChaos, replayCommand } from '../../src/lab/chaos/report.js';
 import { HostTimeline, overlaps, parseWatchLine } from '../../src/lab/chaos/timeline.js';
 import { readState, type LabState } from '../../src/lab/state.js';
@@ -130,7 +132,7 @@ describe('haven lab chaos: a short pass (20 trials, seed 191)', { skip: skipChao
       stateDir: place.dir,
       seed: 191,
       trials: 20,
-      faults: FAULT_KINDS,
+      faults: faultsFor(1),
       holdMinMs: 1000,
       holdMaxMs: 2000,
       boundMs: 10_000,
@@ -141,7 +143,7 @@ describe('haven lab chaos: a short pass (20 trials, seed 191)', { skip: skipChao
     const text = renderChaos(result);
     for (const line of text.trimEnd().split('\n')) t.diagnostic(line);
     assert.equal(result.trials.length, 20);
-    assert.deepEqual([...new Set(result.trials.map((x) => x.kind))].sort(), [...FAULT_KINDS].sort(), 'seed 191 draws every fault');
+    assert.deepEqual([...new Set(result.trials.map((x) => x.kind))].sort(), faultsFor(1).sort(), 'seed 191 draws every fault of one controller');
     const bad = result.trials.filter((x) => x.violations.length > 0);
     assert.deepEqual(
       [...result.overall.map((v) => `overall: ${v.invariant}: ${v.message}`), ...bad.flatMap((x) => x.violations.map((v) => `trial ${x.trial} (${x.kind} on ${x.target}): ${v.invariant}: ${v.message}; replay: ${replayCommand(result as ChaosResult, x.trial)}`))],
@@ -150,6 +152,59 @@ describe('haven lab chaos: a short pass (20 trials, seed 191)', { skip: skipChao
     // The checks saw something: the service moved at least once, and every trial measured its recovery.
     assert.ok(result.trials.some((x) => x.apHosts.length >= 2), 'the A/P service moved in some trial');
     assert.ok(result.trials.every((x) => x.recoveryMs !== null && x.recoveryMs <= 10_000));
+  });
+
+  it('leaves nothing behind', async () => {
+    assert.equal(await readState(place.dir, place.name), undefined);
+    const left = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => result !== undefined && l.startsWith(`hvl${result.lab.id}-`));
+    assert.deepEqual(left, []);
+  });
+});
+
+const etcd = spawnSync('/usr/bin/etcd', ['--version']).status === 0 && spawnSync('/usr/bin/etcdctl', ['version']).status === 0;
+
+describe('haven lab chaos: three controllers on etcd, a short pass (8 trials, seed 2418)', { skip: skipChaos === false && !etcd ? 'Debian etcd-server and etcd-client are not installed' : skipChaos }, () => {
+  const place = labPlace('chaos3');
+  let result: ChaosResult | undefined;
+  after(async () => {
+    await removeLab(place.name, place.dir);
+  });
+
+  it('kills and pauses the leader, kills etcd members, a follower and hosts, and breaks no invariant', async (t) => {
+    result = await runChaos({
+      name: place.name,
+      stateDir: place.dir,
+      seed: 2418,
+      trials: 8,
+      faults: faultsFor(3),
+      holdMinMs: 1000,
+      holdMaxMs: 2000,
+      boundMs: 10_000,
+      hosts: 3,
+      rings: 2,
+      controllers: 3,
+      log: (line) => t.diagnostic(line),
+    });
+    const text = renderChaos(result);
+    for (const line of text.trimEnd().split('\n')) t.diagnostic(line);
+    assert.equal(result.trials.length, 8);
+    const kinds = new Set(result.trials.map((x) => x.kind));
+    for (const k of ['leader-kill', 'leader-pause', 'etcd-kill', 'etcd-majority', 'controller-kill', 'power-off', 'partition']) assert.ok(kinds.has(k as never), `seed 2418 draws ${k}`);
+    const bad = result.trials.filter((x) => x.violations.length > 0);
+    assert.deepEqual(
+      [...result.overall.map((v) => `overall: ${v.invariant}: ${v.message}`), ...bad.flatMap((x) => x.violations.map((v) => `trial ${x.trial} (${x.kind} on ${x.target}): ${v.invariant}: ${v.message}; replay: ${replayCommand(result as ChaosResult, x.trial)}`))],
+      [],
+    );
+    // The roles were found: the leader, a follower, raft's leader member among the etcd hosts.
+    const controllers = ['controller', 'controller2', 'controller3'];
+    for (const x of result.trials) {
+      if (x.kind === 'leader-kill' || x.kind === 'leader-pause') assert.ok(x.role === 'leader' && controllers.includes(x.target), `${x.kind}: ${x.target}`);
+      if (x.kind === 'controller-kill') assert.ok(x.role === 'follower' && controllers.includes(x.target), `controller-kill: ${x.target}`);
+      if (x.kind === 'etcd-kill') assert.ok(controllers.includes(x.target), `etcd-kill: ${x.target}`);
+      if (x.kind === 'etcd-majority') assert.equal(x.target.split(',').filter((h) => controllers.includes(h)).length, 2, `etcd-majority: ${x.target}`);
+    }
+    assert.ok(result.trials.every((x) => x.recoveryMs !== null && x.recoveryMs <= 10_000));
+    assert.match(text, /3 controllers on etcd/);
   });
 
   it('leaves nothing behind', async () => {
@@ -168,9 +223,15 @@ describe('haven lab chaos: the command line', { skip: canRunLab() ? false : 'nee
   };
 
   it('refuses bad flags before making anything', () => {
-    for (const args of [['--faults', 'meteor'], ['--replay', '42'], ['--hold', '3s-1s'], ['--bound', 'soon'], ['--trials', '0'], ['--seed', '42', '--replay', '43:1']]) {
+    for (const args of [['--faults', 'meteor'], ['--replay', '42'], ['--hold', '3s-1s'], ['--bound', 'soon'], ['--trials', '0'], ['--seed', '42', '--replay', '43:1'], ['--controllers', '2'], ['--leader-lease', '2']]) {
       const r = chaos(args);
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    }
+    // A fault of three controllers asked of a lab of one: refused, saying what it needs.
+    for (const f of ['leader-kill', 'leader-pause', 'etcd-kill', 'etcd-majority']) {
+      const r = chaos(['--faults', `power-off,${f}`]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, new RegExp(`${f} needs a lab with 3 controllers on etcd; this one has 1.*--controllers 3`, 's'));
     }
     assert.deepEqual(spawnSync('ls', [dir], { encoding: 'utf8' }).stdout, '');
   });

@@ -16,7 +16,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { HavenError } from '../../errors.js';
+import { HavenError, UsageError } from '../../errors.js';
+import { DEFAULTS } from '../../model/config.js';
 import { controllerSocket, logFile } from '../daemons.js';
 import { etcdHealthy, etcdRaftLeader } from '../etcd.js';
 import { createLab, destroyLab, killDaemon, requireRoot, startHostDaemon } from '../lab.js';
@@ -50,7 +51,7 @@ import {
   type Spare,
   type Violation,
 } from './invariants.js';
-import { leaderChangeOnly, planTrial, type ControllerCount, type FaultKind, type FaultPlan, type TargetRole } from './plan.js';
+import { faultApplies, holdOf, leaderChangeOnly, planTrial, type ControllerCount, type FaultKind, type FaultPlan, type TargetRole } from './plan.js';
 import { HostTimeline, holders, overlaps, parseWatchLine, type Overlap } from './timeline.js';
 
 const WATCH_MAIN = fileURLToPath(new URL('./watch-main.js', import.meta.url));
@@ -206,6 +207,10 @@ const POLL_MS = 100;
 
 /** Runs the suite: lab up, setup, the trials, lab down. */
 export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
+  const shape = opts.controllers ?? 1;
+  const misfit = opts.faults.filter((f) => !faultApplies(f, shape));
+  if (misfit.length > 0) throw new UsageError(`${misfit.join(', ')} need${misfit.length === 1 ? 's' : ''} a lab with 3 controllers on etcd; this one has ${shape}`, { hint: 'run with controllers: 3, or leave them out of the faults' });
+  if (opts.leaderLease !== undefined && shape !== 3) throw new UsageError('a leader lease applies to 3 controllers on etcd only');
   requireRoot();
   const run = new ChaosRun(opts);
   return run.run();
@@ -280,7 +285,7 @@ class ChaosRun {
       const fencedInRun = new Set<string>();
       for (const n of numbers) {
         o.signal?.throwIfAborted();
-        const plan = planTrial(o.seed, n, { faults: o.faults, holdMinMs: o.holdMinMs, holdMaxMs: o.holdMaxMs, hosts: o.hosts, rings: o.rings });
+        const plan = planTrial(o.seed, n, { faults: o.faults, holdMinMs: o.holdMinMs, holdMaxMs: o.holdMaxMs, hosts: o.hosts, rings: o.rings, controllers: this.shape });
         const t = await this.trial(plan, windowStart);
         trials.push(t);
         o.onTrial?.(t);
@@ -557,6 +562,7 @@ class ChaosRun {
   private async resolveTarget(plan: FaultPlan, s: Snapshot): Promise<{ target: string; members?: string[] }> {
     switch (plan.target.role) {
       case 'controller':
+        if (this.controllers.length > 1) throw new HavenError('INTERNAL', 'with three controllers a controller-kill names a follower, not "the controller"');
         return { target: CONTROLLER_HOST };
       case 'active':
         return { target: activeHost(s) as string };
@@ -603,8 +609,7 @@ class ChaosRun {
   private async trial(plan: FaultPlan, windowStart: number): Promise<TrialResult> {
     const o = this.opts;
     const startedAt = Date.now();
-    // A pause is held past the leader lease, so that the leader's term always ends while it is stopped.
-    const holdMs = plan.kind === 'leader-pause' ? plan.holdMs + this.leaderLease * 1_000 : plan.holdMs;
+    const holdMs = holdOf(plan, { leaderMs: this.leaderLease * 1_000, agentMs: DEFAULTS.lease });
     const base = { trial: plan.trial, kind: plan.kind, role: plan.target.role, holdMs, ...(detail(plan) === undefined ? {} : { detail: detail(plan) as string }) };
     const why = await this.settle(Date.now() + SETTLE_TIMEOUT_MS);
     if (why !== undefined) {

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { UsageError } from '../../errors.js';
-import { FAULT_KINDS, faultsFor, fenceAllowed, leaderChangeOnly, parseControllers, parseFaults, parseReplay, planTrial, type PlanOptions } from './plan.js';
+import { FAULT_KINDS, faultsFor, fenceAllowed, holdOf, leaderChangeOnly, parseControllers, parseFaults, parseReplay, planTrial, type PlanOptions } from './plan.js';
 import { trialRandom } from './prng.js';
 
 const opts: PlanOptions = { faults: faultsFor(1), holdMinMs: 1000, holdMaxMs: 3000, hosts: 3, rings: 2 };
@@ -68,6 +68,15 @@ describe('planTrial', () => {
     }
     assert.deepEqual([...kinds].sort(), [...FAULT_KINDS].sort());
     assert.deepEqual([...raft].sort(), ['etcd-kill follower', 'etcd-kill leader', 'etcd-majority follower', 'etcd-majority leader']);
+  });
+
+  it('holds a leader pause past the leader lease, an etcd majority past it and the agents\' lease too', () => {
+    const leases = { leaderMs: 2000, agentMs: 3000 };
+    const p = (kind: (typeof FAULT_KINDS)[number]): number => holdOf({ trial: 1, kind, target: { role: 'leader' }, holdMs: 1500 }, leases);
+    assert.equal(p('leader-pause'), 3500);
+    assert.equal(p('etcd-majority'), 6500);
+    assert.equal(p('leader-kill'), 1500);
+    assert.equal(p('etcd-kill'), 1500);
   });
 
   it('draws the faults of one controller as before the leader and etcd faults existed (old seeds replay the same)', () => {

@@ -220,3 +220,15 @@ export function leaderChangeOnly(kind: FaultKind, controllers: ControllerCount):
       return false;
   }
 }
+
+/**
+ * How long a fault is held: the drawn hold, but a leader pause is held past the leader lease too
+ * (so that the term always ends while the leader is stopped and another takes over), and an etcd
+ * majority past the leader lease and the agents' lease (so that the agents always apply the
+ * no-quorum policy during the hold, and the services must come back after it).
+ */
+export function holdOf(plan: FaultPlan, leases: { readonly leaderMs: number; readonly agentMs: number }): number {
+  if (plan.kind === 'leader-pause') return plan.holdMs + leases.leaderMs;
+  if (plan.kind === 'etcd-majority') return plan.holdMs + leases.leaderMs + leases.agentMs;
+  return plan.holdMs;
+}
