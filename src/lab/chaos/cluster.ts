@@ -91,7 +91,7 @@ export function controllersUnsettled(names: readonly string[], healths: readonly
   if (silent.length > 0) return `controller${silent.length === 1 ? '' : 's'} ${silent.join(', ')} ${silent.length === 1 ? 'does' : 'do'} not answer`;
   const all = healths as readonly Health[];
   const leaders = all.filter((h) => h.role === 'leader');
-  if (leaders.length !== 1) return leaders.length === 0 ? 'no controller leads' : `${leaders.map((h) => h.name).join(' and ')} all lead`;
+  if (leaders.length !== 1) return leaders.length === 0 ? 'no controller leads' : `${leaders.map((h) => h.name).join(' and ')} ${leaders.length === 2 ? 'both' : 'all'} lead`;
   const leader = leaders[0] as Health;
   const astray = all.filter((h) => h !== leader && (h.phase !== 'following' || h.leader?.name !== leader.name));
   if (astray.length > 0) return astray.map((h) => `${h.name} is ${h.phase}${h.leader === null ? ', with no leader' : `, its leader ${h.leader.name}`}`).join('; ');
