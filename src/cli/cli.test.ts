@@ -48,6 +48,16 @@ describe('haven check', () => {
     assert.match(r.stderr, /^test\/fixtures\/check\/semantic\.yaml:12:5: order cycle: a → b → a \(hint: /);
   });
 
+  it('refuses params the built-in agents would refuse at start, each where it is, naming the closest known one', () => {
+    const r = haven('check', `${FIX}/params.yaml`);
+    assert.equal(r.code, 1);
+    const lines = r.stderr.trim().split('\n');
+    assert.match(lines[0] ?? '', /^test\/fixtures\/check\/params\.yaml:8:\d+: vip: vip: unknown param "cidr" \(known: ip, cidrNetmask, interface, arpCount\)/);
+    assert.ok(lines.some((l) => /params\.yaml:1[2-4]:\d+: lb: haproxy: unknown param "api\.backnd" \(did you mean "api\.backend"\?\)/.test(l)), r.stderr);
+    assert.ok(lines.some((l) => /params\.yaml:17:\d+: web: command: required/.test(l)), r.stderr);
+    assert.match(r.stderr, /configuration refused \(\d+ errors\)/);
+  });
+
   it('locates YAML syntax errors', () => {
     const r = haven('check', `${FIX}/syntax.yaml`);
     assert.equal(r.code, 1);

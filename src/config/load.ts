@@ -11,7 +11,7 @@ import { fileError, type SourceError } from '../errors.js';
 import { configSchema, type Config } from '../model/config.js';
 import type { Problem } from './problem.js';
 import { YamlSource } from './source.js';
-import { validateConfig } from './validate.js';
+import { validateAgentParams, validateConfig } from './validate.js';
 import { problemsFromIssues } from './zod-issues.js';
 
 export type { SourceError } from '../errors.js';
@@ -51,18 +51,27 @@ function withoutExtensionKeys(data: unknown): unknown {
   return Object.fromEntries(Object.entries(data).filter(([k]) => !k.startsWith('x-')));
 }
 
+export interface ParseConfigOptions {
+  /**
+   * The configuration will run (`haven check`, `apply`, a controller or agent start): the params
+   * of the built-in agents (process, vip, haproxy) are checked too, so that a typo is refused now
+   * rather than failing a start later. Off for what only plans or converts (`haven plan`, tests).
+   */
+  readonly runnable?: boolean;
+}
+
 /** A configuration from YAML (or JSON) text: the Config, or every error found. */
-export function parseConfig(text: string, file: string): ConfigResult {
+export function parseConfig(text: string, file: string, opts: ParseConfigOptions = {}): ConfigResult {
   const parsed = parseWithSchema(text, file, configSchema);
   if (!parsed.ok) return parsed;
-  const problems = validateConfig(parsed.value);
+  const problems = [...validateConfig(parsed.value), ...(opts.runnable === true ? validateAgentParams(parsed.value) : [])];
   if (problems.length > 0) return { ok: false, errors: locate(parsed.source, problems) };
   return { ok: true, config: parsed.value, source: parsed.source };
 }
 
 /** Reads and parses a configuration file. Throws NOT_FOUND or IO if it cannot be read. */
-export async function loadConfigFile(path: string, signal?: AbortSignal): Promise<ConfigResult> {
-  return parseConfig(await readText(path, signal), path);
+export async function loadConfigFile(path: string, signal?: AbortSignal, opts: ParseConfigOptions = {}): Promise<ConfigResult> {
+  return parseConfig(await readText(path, signal), path, opts);
 }
 
 /** Reads a whole text file, turning fs failures into Haven's NOT_FOUND or IO errors. */

@@ -20,6 +20,7 @@ import { findCycles, type Edge } from './cycles.js';
 import type { Path, Problem } from './problem.js';
 import { ruleMatches, UNAME } from './rules.js';
 import { suggestion } from './suggest.js';
+import { builtinParamProblems } from '../resources/index.js';
 
 type Kind = Resource['type'];
 
@@ -55,6 +56,20 @@ interface Index {
   readonly all: { readonly def: Resource; readonly path: Path; readonly top: TopEntry }[];
   readonly nodes: Set<string>;
   readonly fencing: boolean;
+}
+
+/**
+ * The params of every primitive of a built-in agent kind (process, vip, haproxy) that its agent
+ * would refuse at start, each at the primitive's `params` (ocf agents say only when run).
+ */
+export function validateAgentParams(config: Config): Problem[] {
+  const problems: Problem[] = [];
+  for (const { def, path } of buildIndex(config).primitives) {
+    for (const message of builtinParamProblems(def.agent, def.params ?? {}) ?? []) {
+      problems.push({ path: [...path, 'params'], message: `${def.id}: ${message}`, hint: `the ${def.agent} agent's params: docs/agents.md` });
+    }
+  }
+  return problems;
 }
 
 /** Every whole-config problem of `config`, in file order within each kind of check. */

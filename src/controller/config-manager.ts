@@ -188,7 +188,7 @@ function withoutText(e: ConfigVersion): Omit<ConfigVersion, 'text'> {
 
 /** Parses and validates a configuration text, or throws every located error. */
 export function parse(text: string, name: string): ConfigDocument {
-  const r = parseConfig(text, name);
+  const r = parseConfig(text, name, { runnable: true });
   if (!r.ok) throw new ConfigInvalidError(name, r.errors);
   return { raw: withoutExtensionKeys(r.source.toJS()), config: r.config };
 }

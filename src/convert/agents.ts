@@ -3,13 +3,15 @@
 //   Haven agent           CIB primitive                 parameters
 //   ocf:<p>:<t>           class=ocf provider=p type=t   unchanged
 //   process               ocf:heartbeat:anything        command → binfile + cmdline_options; others unchanged
-//   vip                   ocf:heartbeat:IPaddr2         address → ip, prefix|cidr → cidr_netmask, interface → nic
+//   vip                   ocf:heartbeat:IPaddr2         cidrNetmask → cidr_netmask, interface → nic, arpCount → arp_count
 //   haproxy               systemd:haproxy               unchanged (systemd ignores them)
 //
 // The Haven kinds are marked with the meta attribute `haven-agent` so that a CIB written by
 // Haven reads back as the same kind; Pacemaker ignores unknown meta attributes. Without the
 // mark, an OCF primitive stays an OCF primitive (Haven runs OCF agents as they are) and
-// systemd:haproxy becomes Haven's haproxy.
+// systemd:haproxy (HAProxy on its own /etc/haproxy/haproxy.cfg) becomes a `process` running
+// that file in the foreground, as its unit does: Haven's `haproxy` renders its configuration from
+// services the CIB does not describe (docs/pacemaker.md).
 
 import { attrToCib } from './pacemaker.js';
 
@@ -25,7 +27,12 @@ export interface CibAgent {
   readonly kind?: HavenAgentKind;
 }
 
-const VIP_ALIASES: Record<string, string> = { address: 'ip', prefix: 'cidr_netmask', cidr: 'cidr_netmask', interface: 'nic' };
+/** Haven's vip params → IPaddr2's. */
+const VIP_TO_CIB: Record<string, string> = { cidrNetmask: 'cidr_netmask', interface: 'nic', arpCount: 'arp_count' };
+const VIP_FROM_CIB: Record<string, string> = Object.fromEntries(Object.entries(VIP_TO_CIB).map(([h, c]) => [c, h]));
+
+/** What runs HAProxy with its own configuration file, as Debian's haproxy.service does. */
+export const HAPROXY_OWN_CONFIG = '/usr/sbin/haproxy -Ws -f /etc/haproxy/haproxy.cfg';
 
 export function agentToCib(agent: string, params: Readonly<Record<string, string | number | boolean>> | undefined): CibAgent {
   const p: Record<string, string> = {};
@@ -50,7 +57,7 @@ export function agentToCib(agent: string, params: Readonly<Record<string, string
     }
     case 'vip': {
       const out: Record<string, string> = {};
-      for (const [k, v] of Object.entries(p)) out[VIP_ALIASES[k] ?? k] = v;
+      for (const [k, v] of Object.entries(p)) out[VIP_TO_CIB[k] ?? k] = v;
       return { class: 'ocf', provider: 'heartbeat', type: 'IPaddr2', params: out, kind: 'vip' };
     }
     case 'haproxy':
@@ -76,8 +83,13 @@ export function agentFromCib(cls: string, provider: string | undefined, type: st
     if (bin !== undefined) return { ok: true, agent: 'process', params: { command: opts ? `${bin} ${opts}` : bin, ...out } };
     return { ok: true, agent: 'process', params };
   }
-  if (marker === 'vip' && c === 'ocf' && type === 'IPaddr2') return { ok: true, agent: 'vip', params };
-  if ((c === 'systemd' || c === 'service') && type === 'haproxy') return { ok: true, agent: 'haproxy', params };
+  if (marker === 'vip' && c === 'ocf' && type === 'IPaddr2') {
+    return { ok: true, agent: 'vip', params: Object.fromEntries(Object.entries(params).map(([k, v]) => [VIP_FROM_CIB[k] ?? k, v])) };
+  }
+  if ((c === 'systemd' || c === 'service') && type === 'haproxy') {
+    if (marker === 'haproxy') return { ok: true, agent: 'haproxy', params };
+    return { ok: true, agent: 'process', params: { command: HAPROXY_OWN_CONFIG } };
+  }
   if (c === 'ocf') {
     if (!provider) return { ok: false, why: 'an OCF primitive needs a provider' };
     if (!/^[A-Za-z0-9_.-]+$/.test(provider) || !/^[A-Za-z0-9_.-]+$/.test(type)) {

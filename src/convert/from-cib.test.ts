@@ -158,10 +158,10 @@ describe('fromCib: an OpenStack controller CIB', () => {
     assert.match(stonith?.why ?? '', /later version/);
   });
 
-  test('systemd:haproxy becomes Haven haproxy; OCF agents stay OCF agents', () => {
+  test('systemd:haproxy becomes a process running HAProxy on its own configuration file; OCF agents stay OCF agents', () => {
     const h = res('haproxy-clone');
     assert.equal(h?.type, 'clone');
-    assert.equal(h?.type === 'clone' ? (h.of as Primitive).agent : '', 'haproxy');
+    assert.deepEqual(h?.type === 'clone' ? [(h.of as Primitive).agent, (h.of as Primitive).params] : [], ['process', { command: '/usr/sbin/haproxy -Ws -f /etc/haproxy/haproxy.cfg' }]);
     assert.equal(res('ip-192.168.24.10')?.type === 'primitive' ? (res('ip-192.168.24.10') as Primitive).agent : '', 'ocf:heartbeat:IPaddr2');
   });
 

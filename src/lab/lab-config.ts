@@ -109,7 +109,7 @@ export function labConfigText(
   if (extras?.constraints !== undefined) doc['constraints'] = extras.constraints;
   const header = `# Written by \`haven lab up\` for lab "${state.name}"; removed by \`haven lab down\`.\n`;
   const text = header + stringify(doc, { lineWidth: 0 });
-  const parsed = parseConfig(text, state.config);
+  const parsed = parseConfig(text, state.config, { runnable: true });
   if (parsed.ok) return { text, config: parsed.config };
   if (extras !== undefined) {
     // Re-run the whole-config rules to split the problems between the two files.

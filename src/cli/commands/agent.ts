@@ -29,7 +29,7 @@ export function registerAgent(program: Command): void {
 
 async function runAgent(opts: AgentCliOptions): Promise<void> {
   const listen = opts.listen === undefined ? undefined : parseListen(opts.listen);
-  const loaded = await loadConfigFile(opts.config);
+  const loaded = await loadConfigFile(opts.config, undefined, { runnable: true });
   if (!loaded.ok) throw new ConfigInvalidError(opts.config, loaded.errors);
   const log = createAgentLogger(opts.node);
   const daemon = await startAgentDaemon({

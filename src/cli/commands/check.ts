@@ -45,7 +45,7 @@ function count(n: number, one: string, many = `${one}s`): string {
 }
 
 async function check(file: string, opts: CheckOptions): Promise<void> {
-  const loaded = await loadConfigFile(file);
+  const loaded = await loadConfigFile(file, undefined, { runnable: true });
   if (!loaded.ok) {
     if (opts.json === true) {
       process.stdout.write(stableJson({ ok: false, file, errors: loaded.errors }));

@@ -58,7 +58,7 @@ export function registerConfig(program: Command): void {
       action(async (file: string, opts: ChangeOptions) => {
         // The checks of `haven check`, here, so that every error points into the file.
         const text = await readText(file);
-        const loaded = parseConfig(text, file);
+        const loaded = parseConfig(text, file, { runnable: true });
         if (!loaded.ok) throw new ConfigInvalidError(file, loaded.errors);
         const ep = resolveEndpoint(opts.controller);
         await change(ep, opts, '/v1/config', { config: text, name: file }, `apply ${file}`);

@@ -50,7 +50,7 @@ export function registerController(program: Command): void {
 
 async function runController(opts: ControllerOptions): Promise<void> {
   const text = await readText(opts.config);
-  const loaded = parseConfig(text, opts.config);
+  const loaded = parseConfig(text, opts.config, { runnable: true });
   if (!loaded.ok) throw new ConfigInvalidError(opts.config, loaded.errors);
   const config = loaded.config;
   const me = pickController(config, opts.name);
