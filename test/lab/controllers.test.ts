@@ -14,6 +14,7 @@ import { parse } from 'yaml';
 import { call, findLeader, type Endpoint } from '../../src/cli/client.js';
 import type { ControllerSnapshot } from '../../src/controller/controller.js';
 import { controllerSocket } from '../../src/lab/daemons.js';
+import { etcdHealthy, etcdMember, etcdRaftLeader } from '../../src/lab/etcd.js';
 import { runProbe } from '../../src/lab/probe.js';
 import type { ProbeReport } from '../../src/lab/probe-report.js';
 import type { LabState } from '../../src/lab/state.js';
@@ -257,12 +258,9 @@ describe('a lab with three controllers on etcd', { skip, timeout: 900_000 }, () 
     const { leader: l, pids } = await steady();
     // A member that is not raft's leader, so that raft does not even hold an election.
     const ns = state.hosts.find((h) => h.name === 'controller')!.ns;
-    const endpoints = [0, 1, 2].map((i) => `http://10.${200 + state.id}.0.${240 + i}:2379`);
-    const out = spawnSync('ip', ['netns', 'exec', ns, 'etcdctl', '--endpoints', endpoints.join(','), 'endpoint', 'status', '-w', 'json'], { encoding: 'utf8' });
-    const members = JSON.parse(out.stdout) as { Endpoint: string; Status: { header: { member_id: number }; leader: number } }[];
-    const follower = members.find((m) => m.Status.header.member_id !== m.Status.leader);
-    assert.ok(follower, out.stdout + out.stderr);
-    const victim = CONTROLLERS[endpoints.indexOf(follower.Endpoint)]!;
+    const raftLeader = await etcdRaftLeader(state);
+    assert.ok(raftLeader !== undefined, 'etcd names its raft leader');
+    const victim = CONTROLLERS.find((c) => c !== raftLeader)!;
     const { report } = await probed(async () => {
       const k = lab.haven(['lab', 'kill', victim, '--etcd']);
       assert.equal(k.code, 0, k.stderr);
@@ -283,10 +281,7 @@ describe('a lab with three controllers on etcd', { skip, timeout: 900_000 }, () 
     assert.equal(cleared.code, 0, cleared.stderr);
     const started = lab.haven(['lab', 'start', victim, '--etcd']);
     assert.equal(started.code, 0, started.stderr);
-    await waitFor('the member healthy again', async () => {
-      const r = spawnSync('ip', ['netns', 'exec', ns, 'etcdctl', '--endpoints', follower.Endpoint, '--command-timeout', '1s', 'endpoint', 'health'], { encoding: 'utf8' });
-      return r.status === 0 ? true : undefined;
-    }, 30_000, 500);
+    await waitFor('the member healthy again', async () => ((await etcdHealthy(ns, etcdMember(state, victim))) ? true : undefined), 30_000, 500);
   });
 
   it('an etcd majority killed: the controllers stop deciding, web stops at its lease end (policy stop), keep runs on; all resumes when etcd is back', async () => {
