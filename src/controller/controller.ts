@@ -427,7 +427,8 @@ export class Controller {
     // follow(), which rebuild its view from the record); it acts on nothing.
     if (!this.leads()) {
       if (e.type === 'alive' || e.type === 'degraded' || e.type === 'recovered' || e.type === 'suspect') this.tallyQuorum(e);
-      if (this.term === undefined && e.type !== 'ring-down' && e.type !== 'ring-up') {
+      // (Before the first follow() there is no view yet: it is built from the verdicts then.)
+      if (this.term === undefined && (this.observed as Observed | undefined) !== undefined && e.type !== 'ring-down' && e.type !== 'ring-up') {
         this.replayVerdict(e.node);
         const n = this.observed.node(e.node);
         if (n?.state === 'online') n.probed = true; // as in follow(): the leader's record says what runs there

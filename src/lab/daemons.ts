@@ -32,9 +32,12 @@ export function controllerStateDir(state: Pick<LabState, 'stateDir' | 'name'>, h
 export function daemonCommand(state: LabState, host: HostState, role: DaemonRole): string[] {
   const dir = labDir(state.stateDir, state.name);
   // Agents and controllers run at real-time priority, as corosync does: a host busy with other
-  // work must not delay heartbeats past the ring timeout. Their children (resources, fence
+  // work must not delay heartbeats past the ring timeout. Agents above controllers: a controller
+  // starting up or taking over (seconds of CPU at its priority) must not hold an agent's
+  // heartbeats back; under one priority, round robin did (chaos: an agent silent 350–500 ms on
+  // every ring as a leader was killed and started again). Their children (resources, fence
   // agents) are reset to normal scheduling (--reset-on-fork).
-  const head = [...realtimePrefix(), 'ip', 'netns', 'exec', host.ns, state.node, state.haven];
+  const head = [...realtimePrefix(role === 'agent' ? AGENT_PRIORITY : CONTROLLER_PRIORITY), 'ip', 'netns', 'exec', host.ns, state.node, state.haven];
   switch (role) {
     case 'agent':
       return [...head, 'agent', '--config', state.config, '--node', host.name, '--state-dir', join(dir, 'hosts', host.name)];
@@ -54,15 +57,16 @@ export function daemonCommand(state: LabState, host: HostState, role: DaemonRole
   }
 }
 
-let realtime: readonly string[] | undefined;
+/** Real-time priorities (SCHED_RR, 1–99) of the lab's daemons: agents above controllers. */
+export const AGENT_PRIORITY = 20;
+export const CONTROLLER_PRIORITY = 10;
 
-/** `chrt --rr --reset-on-fork 10` where this machine allows real-time scheduling, else nothing. */
-export function realtimePrefix(): readonly string[] {
-  if (realtime === undefined) {
-    const prefix = ['chrt', '--rr', '--reset-on-fork', '10'];
-    realtime = spawnSync(prefix[0]!, [...prefix.slice(1), 'true'], { stdio: 'ignore', timeout: 5_000 }).status === 0 ? prefix : [];
-  }
-  return realtime;
+let realtime: boolean | undefined;
+
+/** `chrt --rr --reset-on-fork PRIORITY` where this machine allows real-time scheduling, else nothing. */
+export function realtimePrefix(priority: number): readonly string[] {
+  realtime ??= spawnSync('chrt', ['--rr', '--reset-on-fork', '10', 'true'], { stdio: 'ignore', timeout: 5_000 }).status === 0;
+  return realtime ? ['chrt', '--rr', '--reset-on-fork', String(priority)] : [];
 }
 
 /** The daemon a host runs: the controller host its controller, a host its agent, the client none. */

@@ -273,7 +273,8 @@ export class HeartbeatSender {
     if (slot > this.lastSlot) {
       if (this.lastSlot >= 0 && slot > this.lastSlot + 1) {
         this.skipped += slot - this.lastSlot - 1;
-        this.log.debug({ node: this.node, missed: slot - this.lastSlot - 1 }, 'heartbeat slots missed (event loop busy): skipped, not burst');
+        // Info, not debug: a heartbeat sent late is how a healthy node comes to look dead.
+        this.log.info({ node: this.node, missed: slot - this.lastSlot - 1, lateMs: Math.round(now - this.startedAt - (this.lastSlot + 1) * this.interval) }, 'heartbeat slots missed (the agent was not running): skipped, not burst');
       }
       this.lastSlot = slot;
       this.send(slot);
