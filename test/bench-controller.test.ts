@@ -6,16 +6,18 @@ import { describe, test } from 'node:test';
 import { stringify } from 'yaml';
 import { parseConfig } from '../src/config/load.js';
 import { simConfig, simNode } from '../bench/controller/sim.js';
+import { peersPerNode } from '../src/membership/peers.js';
 
 describe('controller bench: simulated agents', () => {
-  test('10,000 nodes make a valid configuration: one ring, one controller, no resources, confirmation off', () => {
+  test('10,000 nodes make a valid configuration: one ring, one controller, no resources, confirmation as by default (4 peers a node)', () => {
     const parsed = parseConfig(stringify(simConfig(10_000, 1_000), { lineWidth: 0 }), 'sim.yaml');
     assert.ok(parsed.ok, parsed.ok ? '' : JSON.stringify(parsed.errors.slice(0, 3)));
     if (!parsed.ok) return;
     assert.equal(parsed.config.nodes.length, 10_000);
     assert.equal(parsed.config.resources, undefined);
     assert.deepEqual(parsed.config.cluster.heartbeat, { interval: 1_000, ringTimeout: 6_000 });
-    assert.equal(parsed.config.cluster.confirmation?.enabled, false);
+    assert.equal(parsed.config.cluster.confirmation, undefined);
+    assert.equal(peersPerNode(parsed.config), 4);
   });
 
   test('every node has its own address in 127/8, never .0 or .255', () => {
