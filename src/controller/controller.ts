@@ -958,6 +958,12 @@ export class Controller {
   snapshot(): ControllerSnapshot {
     const now = this.clock();
     const leader = this.snapshotLeader();
+    const configured = new Map(this.config.nodes.map((c) => [c.name, c]));
+    // An online node's reason is what is heard of it now (a ring back or lost since it came online).
+    const heardNow = (name: string): string | undefined => {
+      const v = this.opts.membership.verdict?.(name) ?? this.opts.membership.report(name)?.verdict;
+      return v === undefined || v.kind === 'unknown' || v.kind === 'suspect' ? undefined : v.reason;
+    };
     return {
       cluster: this.config.cluster.name,
       epoch: this.epoch,
@@ -976,10 +982,10 @@ export class Controller {
         fencing: n.fencing,
         isolated: n.isolated,
         leaseEndsInMs: Math.round(this.leaseEnd(n.name) - this.monotonic()),
-        standby: n.standby || this.config.nodes.find((c) => c.name === n.name)?.standby === true,
-        maintenance: n.maintenance || this.config.nodes.find((c) => c.name === n.name)?.maintenance === true,
+        standby: n.standby || configured.get(n.name)?.standby === true,
+        maintenance: n.maintenance || configured.get(n.name)?.maintenance === true,
         since: n.since,
-        reason: n.reason,
+        reason: (n.state === 'online' && !n.isolated ? heardNow(n.name) : undefined) ?? n.reason,
       })),
       status: this.statusNow(now),
       operatorConstraints: this.operatorConstraints.map((c) => ({ ...c })),

@@ -173,9 +173,11 @@ describe('a lab with three controllers on etcd', { skip, timeout: 900_000 }, () 
     for (const c of CONTROLLERS) {
       const s = await waitFor(`${c} hears every node`, async () => {
         const s = await status(c);
-        return s.nodes.every((n) => n.state === 'online') ? s : undefined;
+        return s.nodes.every((n) => n.state === 'online' && n.reason === 'heard on rings ring0, ring1') ? s : undefined;
       }, 10_000, 100).catch(async () => status(c));
       assert.deepEqual(s.nodes.map((n) => `${n.name} ${n.state}`), ['h1 online', 'h2 online', 'h3 online'], c);
+      // What is heard of each now, not what was heard when it came online (one ring, at first).
+      assert.deepEqual(s.nodes.map((n) => n.reason), Array(3).fill('heard on rings ring0, ring1'), c);
       if (c !== l.name) assert.equal(s.leader?.name, l.name);
     }
     // The CLI finds the leader among the three sockets by itself.
