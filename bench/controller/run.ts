@@ -38,6 +38,7 @@ import { runProbe } from '../../src/lab/probe.js';
 import type { LabState } from '../../src/lab/state.js';
 import { namespacePids } from '../../src/lab/system.js';
 import type { ControllerEvent } from '../../src/store/store.js';
+import { percentile, say, sleep, waitFor } from '../support.js';
 import { SIM_AGENT_PORT, SIM_CONTROLLER_ADDRESS, SIM_RING_PORT, simConfig } from './sim.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -114,33 +115,6 @@ function flags(): Flags {
 }
 
 // ---------------------------------------------------------------- helpers
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function say(text: string): void {
-  process.stderr.write(`${text}\n`);
-}
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs: number, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err instanceof Error ? err.message : String(err);
-    }
-    if (Date.now() > deadline) throw new HavenError('INTERNAL', `timed out after ${timeoutMs} ms waiting for ${what}${last === '' ? '' : ` (last: ${last})`}`);
-    await sleep(everyMs);
-  }
-}
-
-function percentile(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number;
-}
 
 const msText = (n: number | undefined | null): string => (n === undefined || n === null || Number.isNaN(n) ? '—' : `${Math.round(n)} ms`);
 

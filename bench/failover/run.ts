@@ -40,6 +40,7 @@ import { call, type Endpoint } from '../../src/cli/client.js';
 import type { ControllerSnapshot } from '../../src/controller/controller.js';
 import { HavenError } from '../../src/errors.js';
 import { runBench } from '../run-bench.js';
+import { percentile, say, sleep, waitFor } from '../support.js';
 import { createLab, destroyLab, labStatus } from '../../src/lab/lab.js';
 import { hostDownCommands } from '../../src/lab/layout.js';
 import { powerOff, powerOn } from '../../src/lab/power.js';
@@ -106,33 +107,6 @@ function flags(): Flags {
 
 // ---------------------------------------------------------------- helpers
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Progress goes to stderr, so stdout holds only the figures. */
-function say(text: string): void {
-  process.stderr.write(`${text}\n`);
-}
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs: number, everyMs = 50): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch {
-      // not ready yet (the controller may not answer while it starts)
-    }
-    if (Date.now() > deadline) throw new HavenError('INTERNAL', `timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
-
-function percentile(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  if (sorted.length === 0) return Number.NaN;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[i] as number;
-}
 
 interface Summary {
   readonly p50: number;
@@ -256,7 +230,7 @@ async function isolate(lab: string, host: string): Promise<void> {
 
 async function havenTrial(lab: string, ep: Endpoint, target: string, cutKind: Flags['cut']): Promise<HavenTrial | string> {
   const status = (): Promise<ControllerSnapshot> => call<ControllerSnapshot>(ep, 'GET', '/v1/status', undefined, 2000);
-  const first = await waitFor('the web service to run on one host, the plan idle', async () => activeHost(await status()), 60_000);
+  const first = await waitFor('the web service to run on one host, the plan idle', async () => activeHost(await status()), 60_000, 50);
   const before = await call<ControllerEvent[]>(ep, 'GET', '/v1/events?since=0&limit=100000');
   const since = before.at(-1)?.seq ?? 0;
 
@@ -286,7 +260,7 @@ async function havenTrial(lab: string, ep: Endpoint, target: string, cutKind: Fl
   await waitFor(`${first} online, the plan idle`, async () => {
     const s = await status();
     return s.nodes.find((n) => n.name === first)?.state === 'online' && activeHost(s) === second ? true : undefined;
-  }, 60_000);
+  }, 60_000, 50);
 
   // A trial counts only when the probe saw the first host answer, then a gap, then the second.
   const cut = gapStart(report);
@@ -542,7 +516,7 @@ async function benchKeepalived(n: number): Promise<KeepalivedResult> {
         since = Date.now();
       }
       return one === 'h1' && Date.now() - since >= stableMs ? one : undefined;
-    }, 30_000);
+    }, 30_000, 50);
   };
   const trials: VrrpTrial[] = [];
   const discarded: string[] = [];

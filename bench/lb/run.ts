@@ -39,6 +39,7 @@ import type { ControllerSnapshot } from '../../src/controller/controller.js';
 import type { ControllerEvent } from '../../src/store/store.js';
 import { HavenError } from '../../src/errors.js';
 import { runBench } from '../run-bench.js';
+import { percentile, say, sleep, waitFor } from '../support.js';
 import { createLab, destroyLab } from '../../src/lab/lab.js';
 import { hostDownCommands } from '../../src/lab/layout.js';
 import { powerOff, powerOn } from '../../src/lab/power.js';
@@ -99,29 +100,7 @@ function flags(): Flags {
   return { trials, fence: values.fence, skipLb: values['skip-lb'], json: values.json, inside: inside === undefined ? undefined : { target: inside[0] ?? '', stats: inside[1] ?? '' } };
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const say = (text: string): void => void process.stderr.write(`${text}\n`);
 const ms = (n: number | undefined): string => (n === undefined || Number.isNaN(n) ? '—' : `${Math.round(n)} ms`);
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs: number, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch {
-      // not ready yet
-    }
-    if (Date.now() > deadline) throw new HavenError('INTERNAL', `timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
-
-function percentile(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number;
-}
 
 interface Summary {
   readonly p50: number;
