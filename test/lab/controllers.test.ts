@@ -20,27 +20,14 @@ import type { ProbeReport } from '../../src/lab/probe-report.js';
 import type { LabState } from '../../src/lab/state.js';
 import { isZombie, namespacePids, sleep } from '../../src/lab/system.js';
 import type { ControllerEvent } from '../../src/store/store.js';
-import { canRunLab, haven, HAVEN, labPlace, makeLab, waitFor, type Run, type TestLab } from './support.js';
+import { canRunLab, haven, HAVEN, labPlace, makeLab, waitFor, WEB_GROUP, type Run, type TestLab } from './support.js';
 
 const daemons = spawnSync(process.execPath, [HAVEN, 'controller', '--help'], { encoding: 'utf8' }).stdout.includes('--store');
 const etcd = spawnSync('/usr/bin/etcd', ['--version']).status === 0 && spawnSync('/usr/bin/etcdctl', ['version']).status === 0;
 const skip = !canRunLab() ? 'needs root, ip and nft' : !daemons ? 'this build has no haven controller --store' : !etcd ? 'Debian etcd-server and etcd-client are not installed' : false;
 
 const RESOURCES = `resources:
-  - type: group
-    id: web
-    members:
-      - type: primitive
-        id: web-ip
-        agent: vip
-        params: { ip: "\${LAB_NET}.0.100", cidrNetmask: 24, arpCount: 1 }
-      - type: primitive
-        id: web-server
-        agent: process
-        params: { command: node, args: "scripts/lab-web.mjs --port 8080", check: "tcp:8080" }
-        operations:
-          - { name: monitor, interval: 1s }
-  - type: primitive
+${WEB_GROUP}  - type: primitive
     id: keep
     agent: process
     requires: nothing

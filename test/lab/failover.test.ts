@@ -10,27 +10,14 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { powerOff, powerOn } from '../../src/lab/power.js';
 import { runProbe } from '../../src/lab/probe.js';
-import { labPlace, HAVEN, canRunLab, makeLab, type TestLab } from './support.js';
+import { labPlace, HAVEN, canRunLab, makeLab, WEB_GROUP, type TestLab } from './support.js';
 import { sleep } from '../../src/lab/system.js';
 
 const daemons = spawnSync(process.execPath, [HAVEN, 'agent', '--help']).status === 0 && spawnSync(process.execPath, [HAVEN, 'controller', '--help']).status === 0;
 const skip = !canRunLab() ? 'needs root, ip and nft' : !daemons ? 'this build has no haven agent / controller' : false;
 
 const RESOURCES = `resources:
-  - type: group
-    id: web
-    members:
-      - type: primitive
-        id: web-ip
-        agent: vip
-        params: { ip: "\${LAB_NET}.0.100", cidrNetmask: 24, arpCount: 1 }
-      - type: primitive
-        id: web-server
-        agent: process
-        params: { command: node, args: "scripts/lab-web.mjs --port 8080", check: "tcp:8080" }
-        operations:
-          - { name: monitor, interval: 1s }
-`;
+${WEB_GROUP}`;
 
 describe('a lab with its daemons: fail-over after a power cut', { skip }, () => {
   let lab: TestLab;

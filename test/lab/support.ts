@@ -14,6 +14,25 @@ export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const HAVEN = join(ROOT, 'bin', 'haven.js');
 
 /** Root, iproute2 and nftables: what the lab needs. */
+/**
+ * The lab tests' A/P service, a resources entry: group `web` of the VIP `<ring0>.100` then lab-web
+ * on port 8080, each watched every second (`haven lab up` fills in ${LAB_NET}).
+ */
+export const WEB_GROUP = `  - type: group
+    id: web
+    members:
+      - type: primitive
+        id: web-ip
+        agent: vip
+        params: { ip: "\${LAB_NET}.0.100", cidrNetmask: 24, arpCount: 1 }
+      - type: primitive
+        id: web-server
+        agent: process
+        params: { command: node, args: "scripts/lab-web.mjs --port 8080", check: "tcp:8080" }
+        operations:
+          - { name: monitor, interval: 1s }
+`;
+
 export function canRunLab(): boolean {
   return process.getuid?.() === 0 && spawnSync('ip', ['netns', 'list']).status === 0 && spawnSync('nft', ['--version']).status === 0;
 }
