@@ -116,6 +116,21 @@ describe('the chaos watchers: ground truth of where the A/P service runs', { ski
   });
 });
 
+/** Every violation of a run, one line each with the command that replays its trial; [] for none. */
+function violations(result: ChaosResult): string[] {
+  return [
+    ...result.overall.map((v) => `overall: ${v.invariant}: ${v.message}`),
+    ...result.trials.flatMap((x) => x.violations.map((v) => `trial ${x.trial} (${x.kind} on ${x.target}): ${v.invariant}: ${v.message}; replay: ${replayCommand(result, x.trial)}`)),
+  ];
+}
+
+/** runChaos tore its lab down: no state, no namespace of its lab id. */
+async function assertNothingLeft(place: { name: string; dir: string }, result: ChaosResult | undefined): Promise<void> {
+  assert.equal(await readState(place.dir, place.name), undefined);
+  const left = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => result !== undefined && l.startsWith(`hvl${result.lab.id}-`));
+  assert.deepEqual(left, []);
+}
+
 const skipChaos = !canRunLab() ? 'needs root, ip and nft' : !daemons ? 'this build has no haven agent / controller' : !tools ? 'needs python3 and iptables (delay)' : false;
 
 describe('haven lab chaos: a short pass (20 trials, seed 191)', { skip: skipChaos }, () => {
@@ -144,21 +159,13 @@ describe('haven lab chaos: a short pass (20 trials, seed 191)', { skip: skipChao
     for (const line of text.trimEnd().split('\n')) t.diagnostic(line);
     assert.equal(result.trials.length, 20);
     assert.deepEqual([...new Set(result.trials.map((x) => x.kind))].sort(), faultsFor(1).sort(), 'seed 191 draws every fault of one controller');
-    const bad = result.trials.filter((x) => x.violations.length > 0);
-    assert.deepEqual(
-      [...result.overall.map((v) => `overall: ${v.invariant}: ${v.message}`), ...bad.flatMap((x) => x.violations.map((v) => `trial ${x.trial} (${x.kind} on ${x.target}): ${v.invariant}: ${v.message}; replay: ${replayCommand(result as ChaosResult, x.trial)}`))],
-      [],
-    );
+    assert.deepEqual(violations(result), []);
     // The checks saw something: the service moved at least once, and every trial measured its recovery.
     assert.ok(result.trials.some((x) => x.apHosts.length >= 2), 'the A/P service moved in some trial');
     assert.ok(result.trials.every((x) => x.recoveryMs !== null && x.recoveryMs <= 10_000));
   });
 
-  it('leaves nothing behind', async () => {
-    assert.equal(await readState(place.dir, place.name), undefined);
-    const left = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => result !== undefined && l.startsWith(`hvl${result.lab.id}-`));
-    assert.deepEqual(left, []);
-  });
+  it('leaves nothing behind', () => assertNothingLeft(place, result));
 });
 
 const etcd = spawnSync('/usr/bin/etcd', ['--version']).status === 0 && spawnSync('/usr/bin/etcdctl', ['version']).status === 0;
@@ -190,11 +197,7 @@ describe('haven lab chaos: three controllers on etcd, a short pass (8 trials, se
     assert.equal(result.trials.length, 8);
     const kinds = new Set(result.trials.map((x) => x.kind));
     for (const k of ['leader-kill', 'leader-pause', 'etcd-kill', 'etcd-majority', 'controller-kill', 'power-off', 'partition']) assert.ok(kinds.has(k as never), `seed 2418 draws ${k}`);
-    const bad = result.trials.filter((x) => x.violations.length > 0);
-    assert.deepEqual(
-      [...result.overall.map((v) => `overall: ${v.invariant}: ${v.message}`), ...bad.flatMap((x) => x.violations.map((v) => `trial ${x.trial} (${x.kind} on ${x.target}): ${v.invariant}: ${v.message}; replay: ${replayCommand(result as ChaosResult, x.trial)}`))],
-      [],
-    );
+    assert.deepEqual(violations(result), []);
     // The roles were found: the leader, a follower, raft's leader member among the etcd hosts.
     const controllers = ['controller', 'controller2', 'controller3'];
     for (const x of result.trials) {
@@ -207,11 +210,7 @@ describe('haven lab chaos: three controllers on etcd, a short pass (8 trials, se
     assert.match(text, /3 controllers on etcd/);
   });
 
-  it('leaves nothing behind', async () => {
-    assert.equal(await readState(place.dir, place.name), undefined);
-    const left = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => result !== undefined && l.startsWith(`hvl${result.lab.id}-`));
-    assert.deepEqual(left, []);
-  });
+  it('leaves nothing behind', () => assertNothingLeft(place, result));
 });
 
 describe('haven lab chaos: the command line', { skip: canRunLab() ? false : 'needs root, ip and nft' }, () => {
