@@ -4,31 +4,18 @@
 // ring alive causes no failover.
 
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { ControllerSnapshot } from '../../src/controller/controller.js';
-import type { ControllerEvent } from '../../src/store/store.js';
-import { waitFor } from '../lab/support.js';
+import { controllerCli, waitFor } from '../lab/support.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const BIN = `${ROOT}bin/haven.js`;
 const LAB = `t-${process.pid}`;
 const isRoot = process.getuid?.() === 0;
 
-function haven(args: string[], check = true): string {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, HAVEN_LAB: LAB, HAVEN_CONTROLLER: `unix:/run/haven-lab/${LAB}/controller.sock` } });
-  if (check && r.status !== 0) throw new Error(`haven ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
-  return r.stdout;
-}
-
-const status = (): ControllerSnapshot => JSON.parse(haven(['status', '--json'])) as ControllerSnapshot;
-const events = (): ControllerEvent[] =>
-  haven(['events', '--json'])
-    .trim()
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as ControllerEvent);
+const { haven, status, events } = controllerCli(() => ({ HAVEN_LAB: LAB, HAVEN_CONTROLLER: `unix:/run/haven-lab/${LAB}/controller.sock` }));
 
 function active(s: ControllerSnapshot): string | undefined {
   const web = s.status.resources?.['web'] ?? {};
@@ -155,12 +142,7 @@ describe('failover on lab hosts', { skip: isRoot ? false : 'needs root (network 
 
 describe('a two-node cluster on lab hosts', { skip: isRoot ? false : 'needs root (network namespaces)', timeout: 180_000 }, () => {
   const TWO = `${LAB}-2`;
-  const two = (args: string[], check = true): string => {
-    const r = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, HAVEN_LAB: TWO, HAVEN_CONTROLLER: `unix:/run/haven-lab/${TWO}/controller.sock` } });
-    if (check && r.status !== 0) throw new Error(`haven ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
-    return r.stdout;
-  };
-  const st = (): ControllerSnapshot => JSON.parse(two(['status', '--json'])) as ControllerSnapshot;
+  const { haven: two, status: st } = controllerCli(() => ({ HAVEN_LAB: TWO, HAVEN_CONTROLLER: `unix:/run/haven-lab/${TWO}/controller.sock` }));
   before(async () => {
     two(['lab', 'up', '--hosts', '2', '--rings', '2', '--resources', 'examples/lab-web.yaml']);
     await waitFor('the web service to run', () => active(st()));

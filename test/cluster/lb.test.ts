@@ -17,8 +17,7 @@ import type { ProbeAnswer, ProbeReport } from '../../src/lab/probe-report.js';
 import { runProbe } from '../../src/lab/probe.js';
 import { sleep } from '../../src/lab/system.js';
 import { runtimeCommand } from '../../src/resources/haproxy-runtime.js';
-import type { ControllerEvent } from '../../src/store/store.js';
-import { canRunLab, HAVEN, makeLab, ROOT, waitFor, type TestLab } from '../lab/support.js';
+import { canRunLab, controllerCli, makeLab, ROOT, waitFor, type TestLab } from '../lab/support.js';
 
 const haproxy = spawnSync('haproxy', ['-v']).status === 0;
 const skip = !canRunLab() ? 'needs root, ip and nft' : !haproxy ? 'haproxy is not installed (apt-get install haproxy)' : false;
@@ -31,18 +30,7 @@ describe('HAProxy on a VIP in front of an active/active API clone, on lab hosts'
   let vip = '';
   let socket = '';
 
-  const haven = (args: string[]): string => {
-    const r = spawnSync(process.execPath, [HAVEN, ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, HAVEN_CONTROLLER: `unix:${socket}` } });
-    if (r.status !== 0) throw new Error(`haven ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
-    return r.stdout;
-  };
-  const status = (): ControllerSnapshot => JSON.parse(haven(['status', '--json'])) as ControllerSnapshot;
-  const events = (): ControllerEvent[] =>
-    haven(['events', '--json'])
-      .trim()
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as ControllerEvent);
+  const { haven, status, events } = controllerCli(() => ({ HAVEN_CONTROLLER: `unix:${socket}` }));
   const where = (s: ControllerSnapshot, prim: string): string[] =>
     Object.entries(s.status.resources?.[prim] ?? {})
       .filter(([, c]) => c.state === 'started')

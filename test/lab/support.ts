@@ -7,8 +7,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { ControllerSnapshot } from '../../src/controller/controller.js';
 import { destroyLab } from '../../src/lab/lab.js';
 import { readState, type LabState } from '../../src/lab/state.js';
+import type { ControllerEvent } from '../../src/store/store.js';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const HAVEN = join(ROOT, 'bin', 'haven.js');
@@ -32,6 +34,29 @@ export const WEB_GROUP = `  - type: group
         operations:
           - { name: monitor, interval: 1s }
 `;
+
+/** `haven` run with `env()` added (HAVEN_CONTROLLER, HAVEN_LAB…: read at each run), and the controller's status and events through it. */
+export function controllerCli(env: () => NodeJS.ProcessEnv): {
+  haven: (args: string[], check?: boolean) => string;
+  status: () => ControllerSnapshot;
+  events: () => ControllerEvent[];
+} {
+  const haven = (args: string[], check = true): string => {
+    const r = spawnSync(process.execPath, [HAVEN, ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, ...env() } });
+    if (check && r.status !== 0) throw new Error(`haven ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+    return r.stdout;
+  };
+  return {
+    haven,
+    status: () => JSON.parse(haven(['status', '--json'])) as ControllerSnapshot,
+    events: () =>
+      haven(['events', '--json'])
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as ControllerEvent),
+  };
+}
 
 export function canRunLab(): boolean {
   return process.getuid?.() === 0 && spawnSync('ip', ['netns', 'list']).status === 0 && spawnSync('nft', ['--version']).status === 0;
